@@ -1,0 +1,194 @@
+"""Model catalog: tiers, prices per 1M tokens (with sources) and cost()."""
+from __future__ import annotations
+
+import difflib
+import json
+import math
+from dataclasses import asdict, dataclass, replace
+from pathlib import Path
+
+DATA_DIR = Path(__file__).resolve().parent.parent / "data"
+DEFAULT_CATALOG = DATA_DIR / "models.json"
+
+
+class CatalogError(ValueError):
+    """A model or catalog file is invalid."""
+
+
+class UnknownModelError(KeyError):
+    """A model name is not in the catalog."""
+
+    def __str__(self):
+        return self.args[0]
+
+
+def _price(name, field, value):
+    if value is None:
+        raise CatalogError(
+            f"model {name!r} has no {field} price; give both input_per_mtok and "
+            "output_per_mtok in USD per 1M tokens (0 for a free local model)")
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise CatalogError(f"model {name!r}: {field} must be a number, got {value!r}")
+    if not math.isfinite(value) or value < 0:
+        raise CatalogError(f"model {name!r}: {field} must be a finite number >= 0, got {value!r}")
+    return float(value)
+
+
+@dataclass(frozen=True)
+class Model:
+    """One model: its tier, USD prices per 1M tokens, and where it is served."""
+
+    name: str
+    tier: str
+    input_per_mtok: float
+    output_per_mtok: float
+    source: str = ""
+    date: str = ""
+    base_url: str | None = None
+    api_name: str | None = None  # name sent to the server, when it differs from `name`
+
+    def __post_init__(self):
+        if not isinstance(self.name, str) or not self.name.strip():
+            raise CatalogError(f"a model needs a non-empty name, got {self.name!r}")
+        if not isinstance(self.tier, str) or not self.tier.strip():
+            raise CatalogError(f"model {self.name!r} needs a tier name")
+        object.__setattr__(self, "input_per_mtok", _price(self.name, "input_per_mtok", self.input_per_mtok))
+        object.__setattr__(self, "output_per_mtok", _price(self.name, "output_per_mtok", self.output_per_mtok))
+
+    def cost(self, prompt_tokens: int, completion_tokens: int) -> float:
+        """USD cost of one call with these token counts."""
+        for label, n in (("prompt_tokens", prompt_tokens), ("completion_tokens", completion_tokens)):
+            if isinstance(n, bool) or not isinstance(n, (int, float)) or not n >= 0:
+                raise ValueError(f"{label} must be a number >= 0, got {n!r}")
+        return (prompt_tokens * self.input_per_mtok + completion_tokens * self.output_per_mtok) / 1e6
+
+
+_MODEL_FIELDS = set(Model.__dataclass_fields__)
+
+
+def model_from_dict(entry: dict) -> Model:
+    """Build a Model from a catalog entry, with a clear error for bad fields."""
+    if not isinstance(entry, dict):
+        raise CatalogError(f"a catalog model entry must be an object, got {entry!r}")
+    unknown = set(entry) - _MODEL_FIELDS
+    if unknown:
+        raise CatalogError(f"model {entry.get('name')!r}: unknown field(s) {sorted(unknown)}; "
+                           f"allowed: {sorted(_MODEL_FIELDS)}")
+    missing = {"name", "tier"} - set(entry)
+    if missing:
+        raise CatalogError(f"model entry {entry!r} is missing {sorted(missing)}")
+    return Model(**{"input_per_mtok": None, "output_per_mtok": None, **entry})
+
+
+class Catalog:
+    """Models by name, and an ordered map from tier (cheap to expensive) to its default model."""
+
+    def __init__(self, models=(), tiers=None):
+        self.models: dict[str, Model] = {}
+        self.tiers: dict[str, str] = dict(tiers or {})
+        for m in models:
+            self.models[m.name] = m
+        self._check_tiers()
+
+    @classmethod
+    def load(cls, path=None) -> "Catalog":
+        """Load a catalog JSON file (the project's data/models.json by default)."""
+        return cls().update_from_file(path or DEFAULT_CATALOG)
+
+    def update_from_file(self, path) -> "Catalog":
+        """Add or override models and tier defaults from a JSON file; returns self."""
+        path = Path(path)
+        try:
+            spec = json.loads(path.read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            raise CatalogError(f"catalog file not found: {path}") from None
+        except (UnicodeDecodeError, json.JSONDecodeError) as e:
+            raise CatalogError(f"catalog file {path} is not valid UTF-8 JSON: {e}") from None
+        if not isinstance(spec, dict) or not isinstance(spec.get("models", []), list):
+            raise CatalogError(f"catalog file {path} must be an object with a 'models' list")
+        for entry in spec.get("models", []):
+            self.add(model_from_dict(entry), check=False)
+        self.tiers.update(spec.get("tiers", {}))
+        self._check_tiers()
+        return self
+
+    def _check_tiers(self):
+        for tier, name in self.tiers.items():
+            if name not in self.models:
+                raise CatalogError(f"tier {tier!r} names model {name!r}, which is not in the catalog")
+            if self.models[name].tier != tier:
+                raise CatalogError(f"tier {tier!r} names model {name!r}, whose tier is {self.models[name].tier!r}")
+        for m in self.models.values():
+            if self.tiers and m.tier not in self.tiers:
+                raise CatalogError(f"model {m.name!r} has unknown tier {m.tier!r}; tiers: {list(self.tiers)}")
+
+    def add(self, model: Model, check: bool = True) -> "Catalog":
+        """Add a model, replacing one of the same name; returns self."""
+        if not isinstance(model, Model):
+            raise TypeError(f"add() takes a Model, got {type(model).__name__}")
+        self.models[model.name] = model
+        if check:
+            self._check_tiers()
+        return self
+
+    def set_tier_model(self, tier: str, name: str) -> "Catalog":
+        """Make `name` the default model of `tier`; returns self."""
+        self.get(name)
+        self.tiers[tier] = name
+        self._check_tiers()
+        return self
+
+    def get(self, name: str) -> Model:
+        """The model called `name`, or UnknownModelError with close matches."""
+        try:
+            return self.models[name]
+        except (KeyError, TypeError):
+            close = difflib.get_close_matches(str(name), self.models, n=3)
+            hint = f" Did you mean {', '.join(close)}?" if close else ""
+            raise UnknownModelError(
+                f"unknown model {name!r}.{hint} Known models: {', '.join(sorted(self.models))}. "
+                "Add it with Catalog.add(Model(...)) or a --catalog JSON file.") from None
+
+    def __contains__(self, name):
+        return name in self.models
+
+    def tier_model(self, tier: str) -> Model:
+        """The default model of a tier."""
+        if tier not in self.tiers:
+            raise CatalogError(f"unknown tier {tier!r}; tiers are {list(self.tiers)}")
+        return self.models[self.tiers[tier]]
+
+    def cost(self, model: str, prompt_tokens: int, completion_tokens: int) -> float:
+        """USD cost of one call to `model`."""
+        return self.get(model).cost(prompt_tokens, completion_tokens)
+
+    def with_base_url(self, name: str, base_url: str) -> "Catalog":
+        """Serve `name` from an OpenAI-compatible server at base_url; returns self."""
+        self.models[name] = replace(self.get(name), base_url=base_url)
+        return self
+
+    def records(self) -> list[dict]:
+        """The catalog as a list of plain dicts, tier order first."""
+        order = {t: i for i, t in enumerate(self.tiers)}
+        models = sorted(self.models.values(), key=lambda m: (order.get(m.tier, len(order)), m.input_per_mtok))
+        return [asdict(m) for m in models]
+
+    def __repr__(self):
+        tiers = ", ".join(f"{t}={m}" for t, m in self.tiers.items())
+        return f"Catalog({len(self.models)} models; {tiers})"
+
+
+_default: Catalog | None = None
+
+
+def default_catalog() -> Catalog:
+    """The project's catalog, loaded once (copy it before changing it)."""
+    global _default
+    if _default is None:
+        _default = Catalog.load()
+    return _default
+
+
+def cost(model: str, prompt_tokens: int, completion_tokens: int) -> float:
+    """USD cost of one call to `model`, priced from the default catalog."""
+    return default_catalog().cost(model, prompt_tokens, completion_tokens)

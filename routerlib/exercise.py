@@ -1,0 +1,155 @@
+"""The 50-query exercise: route mixed queries, price every tier, compare routed with all-expensive."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pandas as pd
+
+from .backends import Request
+from .catalog import Catalog
+from .metrics import finite_or_none, mean_quality, savings_factor, traffic_mix
+from .queries import load_queries
+from .routers.llm_router import LLMRouter
+from .routers.rules import RuleRouter
+from .simulated import DEFAULT_ROUTER_ACCURACY, SimulatedBackend
+
+ROUTERS = ("llm", "rules")
+ROW_FIELDS = ["id", "difficulty", "task_type", "tier", "model", "prompt_tokens", "completion_tokens",
+              "cost_usd", "router_cost_usd", "quality", "latency_s", "router_latency_s", "error", "router_error"]
+
+
+def make_router(name: str, backend, catalog):
+    """A router by name: 'llm' or 'rules'."""
+    if name == "llm":
+        return LLMRouter(backend, catalog=catalog)
+    if name == "rules":
+        return RuleRouter(catalog=catalog)
+    raise ValueError(f"unknown router {name!r}; choose one of {', '.join(ROUTERS)}")
+
+
+def outcome_table(requests, completions) -> pd.DataFrame:
+    """One row per (query, model) answer: the outcome table every evaluation reads."""
+    return pd.DataFrame([{
+        "query_id": r.query.id, "model": c.model, "prompt_tokens": c.prompt_tokens,
+        "completion_tokens": c.completion_tokens, "cost_usd": c.cost_usd, "quality": c.quality,
+        "latency_s": c.latency_s, "error": c.error, "text": c.text,
+    } for r, c in zip(requests, completions)])
+
+
+@dataclass
+class ExerciseResult:
+    """Routed rows, the full outcome table, and the summary of one exercise run."""
+
+    rows: pd.DataFrame
+    outcomes: pd.DataFrame
+    summary: dict
+    tiers: list
+
+    def tier_table(self) -> pd.DataFrame:
+        """Per tier: requests, share, total and per-request cost, quality."""
+        g = self.rows.groupby("tier")
+        table = pd.DataFrame({
+            "model": g["model"].first(), "requests": g.size(), "cost_usd": g["cost_usd"].sum(),
+            "quality": g["quality"].mean()}).reindex(self.tiers)
+        table["requests"] = table["requests"].fillna(0).astype(int)
+        table["model"] = [self.summary["tier_models"][t] for t in self.tiers]
+        table["share"] = table["requests"] / max(1, len(self.rows))
+        table["cost_usd"] = table["cost_usd"].fillna(0.0)
+        table["cost_per_request_usd"] = table["cost_usd"] / table["requests"].where(table["requests"] > 0)
+        return table[["model", "requests", "share", "cost_usd", "cost_per_request_usd", "quality"]]
+
+    def comparison(self) -> pd.DataFrame:
+        """Routed (router cost included) against sending everything to one tier."""
+        s = self.summary
+        rows = [("routed (incl. router)", s["routed_cost_usd"], s["quality"])]
+        rows += [(f"all-{t}", s["all_tier_cost_usd"][t], s["all_tier_quality"][t]) for t in self.tiers]
+        table = pd.DataFrame(rows, columns=["policy", "cost_usd", "quality"]).set_index("policy")
+        table["cost_per_request_usd"] = table["cost_usd"] / len(self.rows)
+        table["vs_routed"] = table["cost_usd"] / s["routed_cost_usd"] if s["routed_cost_usd"] else None
+        return table
+
+    def report(self) -> str:
+        """The printed cost comparison."""
+        s = self.summary
+        label = "SIMULATED (calibrated simulator, not real model calls)" if s["simulated"] else "LIVE"
+        fmt = {"share": "{:.0%}".format, "cost_usd": "${:.4f}".format,
+               "cost_per_request_usd": "${:.5f}".format, "quality": "{:.2f}".format, "vs_routed": "{:.2f}x".format}
+        factor = s["savings_factor"]
+        lines = [
+            f"50-query exercise: {s['n_queries']} queries, router={s['router']}, mode={label}",
+            "", "Per tier (routed):",
+            self.tier_table().to_string(formatters=fmt, na_rep="-"),
+            "", (f"Router overhead: ${s['router_cost_usd']:.5f} over {s['router_calls']} routing calls, "
+                 f"mean latency {s['router_latency_mean_s'] * 1000:.1f} ms, {s['router_errors']} router error(s)"
+                 if s["router_calls"] else "Router overhead: none (no model calls to decide)"),
+            "", "Routed vs single-tier baselines:",
+            self.comparison().to_string(formatters=fmt, na_rep="-"),
+            "", f"Savings factor vs all-{self.tiers[-1]} ({s['baseline_model']}): "
+                + (f"{factor:.2f}x" if factor else "n/a (routed cost is zero)"),
+        ]
+        if s["quality"] is None:
+            lines.append("Quality: unknown in live mode (no grader); compare answers in the run log.")
+        if s["failed_calls"]:
+            lines.append(f"Failed calls: {s['failed_calls']} (recorded with their errors, cost 0)")
+        return "\n".join(lines)
+
+    def to_json(self) -> dict:
+        """The summary and the routed rows, as plain JSON-safe values."""
+        rows = self.rows[ROW_FIELDS].astype(object).where(self.rows[ROW_FIELDS].notna(), None)
+        return {"summary": self.summary,
+                "rows": [{k: finite_or_none(v) for k, v in r.items()} for r in rows.to_dict("records")]}
+
+    def __repr__(self):
+        s = self.summary
+        return (f"ExerciseResult({s['n_queries']} queries, router={s['router']}, mode={s['mode']}, "
+                f"savings_factor={s['savings_factor']})")
+
+
+def run_exercise(router="llm", backend=None, queries=None, catalog=None, seed=0,
+                 router_accuracy=DEFAULT_ROUTER_ACCURACY, progress=True) -> ExerciseResult:
+    """Route every query, answer it on every tier, and compare routed against single tiers."""
+    catalog = catalog or getattr(backend, "catalog", None) or Catalog.load()
+    queries = list(queries or load_queries())
+    backend = backend or SimulatedBackend(catalog, seed=seed, router_accuracy=router_accuracy)
+    tiers = list(catalog.tiers)
+    tier_models = {t: catalog.tier_model(t).name for t in tiers}
+
+    decisions = make_router(router, backend, catalog).route_many(queries, progress=progress)
+    requests = [Request.ask(tier_models[t], q) for q in queries for t in tiers]
+    outcomes = outcome_table(requests, backend.complete_many(requests, progress=progress, desc="answers"))
+
+    labels = pd.DataFrame([{"id": q.id, "difficulty": q.difficulty, "task_type": q.task_type} for q in queries])
+    chosen = pd.DataFrame([vars(d) for d in decisions]).rename(columns={"query_id": "id"})
+    rows = labels.merge(chosen, on="id").merge(
+        outcomes.rename(columns={"query_id": "id"}), on=["id", "model"], how="left", validate="one_to_one")
+
+    per_tier = outcomes.assign(tier=outcomes["model"].map({m: t for t, m in tier_models.items()}))
+    all_cost = per_tier.groupby("tier")["cost_usd"].sum()
+    router_cost = float(rows["router_cost_usd"].sum())
+    routed_cost = float(rows["cost_usd"].sum()) + router_cost
+    baseline = float(all_cost[tiers[-1]])
+    simulated = backend.mode == "simulated"
+    summary = {
+        "mode": backend.mode,
+        "simulated": simulated,
+        "router": router,
+        "n_queries": len(queries),
+        "tier_models": tier_models,
+        "baseline_model": tier_models[tiers[-1]],
+        "baseline_cost_usd": baseline,
+        "routed_cost_usd": routed_cost,
+        "router_cost_usd": router_cost,
+        "savings_factor": savings_factor(baseline, routed_cost),
+        "traffic_mix": traffic_mix(rows["tier"], tiers),
+        "quality": mean_quality(rows["quality"]),
+        "quality_scale": "share of answers judged acceptable (0-1)" + (", simulated" if simulated else ""),
+        "all_tier_cost_usd": {t: float(all_cost.get(t, 0.0)) for t in tiers},
+        "all_tier_quality": {t: mean_quality(per_tier.loc[per_tier["tier"] == t, "quality"]) for t in tiers},
+        "router_calls": int((rows["router_prompt_tokens"] > 0).sum()),
+        "router_errors": int(rows["router_error"].notna().sum()),
+        "router_latency_mean_s": float(rows["router_latency_s"].mean()),
+        "failed_calls": int(outcomes["error"].notna().sum()),
+        "seed": seed if simulated else None,
+        "router_accuracy": getattr(backend, "router_accuracy", None) if router == "llm" else None,
+    }
+    return ExerciseResult(rows[ROW_FIELDS], outcomes, summary, tiers)

@@ -1,0 +1,169 @@
+"""OpenAIBackend: live calls through the openai SDK to OpenAI or any OpenAI-compatible server."""
+from __future__ import annotations
+
+import email.utils
+import json
+import os
+import random
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor, as_completed
+
+import openai
+from tqdm.auto import tqdm
+
+from .backends import Backend, Completion, Request
+from .catalog import Catalog
+from .runlog import RunLog
+from .tokens import count_message_tokens, count_tokens, token_method
+
+RETRYABLE = (openai.RateLimitError, openai.InternalServerError, openai.APITimeoutError,
+             openai.APIConnectionError, openai.APIResponseValidationError, json.JSONDecodeError)
+NO_KEY_NEEDED = "no-key-needed"  # what local servers get when no key is set; they ignore it
+
+
+class MissingCredentialsError(RuntimeError):
+    """Live mode was asked for without a key or a server to talk to."""
+
+
+def missing_credentials_message() -> str:
+    return ("live mode needs OPENAI_API_KEY (for api.openai.com), or OPENAI_BASE_URL pointing at an "
+            "OpenAI-compatible server (Ollama, vLLM, llama.cpp), or a base_url on each model used. "
+            "Example: export OPENAI_API_KEY=...  or  export OPENAI_BASE_URL=http://127.0.0.1:11434/v1")
+
+
+def _retry_after(error) -> float | None:
+    """Seconds the server asked us to wait (Retry-After or retry-after-ms), if it said."""
+    response = getattr(error, "response", None)
+    if response is None:
+        return None
+    headers = response.headers
+    if headers.get("retry-after-ms"):
+        try:
+            return float(headers["retry-after-ms"]) / 1000
+        except ValueError:
+            pass
+    value = headers.get("retry-after")
+    if not value:
+        return None
+    try:
+        return float(value)
+    except ValueError:
+        when = email.utils.parsedate_to_datetime(value)
+        return max(0.0, when.timestamp() - time.time()) if when else None
+
+
+class OpenAIBackend(Backend):
+    """Real chat-completion calls with timeouts, bounded retries, bounded concurrency and a run log."""
+
+    mode = "live"
+
+    def __init__(self, catalog=None, api_key=None, base_url=None, timeout=60.0, max_retries=3,
+                 concurrency=4, run_log=None, backoff_base=0.5, max_wait=60.0):
+        self.catalog = catalog or Catalog.load()
+        self._api_key = api_key or os.environ.get("OPENAI_API_KEY") or None
+        self.base_url = base_url or os.environ.get("OPENAI_BASE_URL") or None
+        self.timeout = timeout
+        self.max_retries = max_retries
+        self.concurrency = concurrency
+        self.backoff_base = backoff_base
+        self.max_wait = max_wait
+        self.run_log = RunLog(run_log) if isinstance(run_log, (str, os.PathLike)) else run_log
+        self._clients: dict = {}
+        self._lock = threading.Lock()
+
+    def _base_url(self, model) -> str | None:
+        return model.base_url or self.base_url
+
+    def check_credentials(self, models) -> None:
+        """Raise MissingCredentialsError if any of these models could not be called."""
+        for name in models:
+            if self._base_url(self.catalog.get(name)) is None and not self._api_key:
+                raise MissingCredentialsError(missing_credentials_message())
+
+    def _client(self, base_url):
+        with self._lock:
+            if base_url not in self._clients:
+                if base_url is None and not self._api_key:
+                    raise MissingCredentialsError(missing_credentials_message())
+                self._clients[base_url] = openai.OpenAI(
+                    api_key=self._api_key or NO_KEY_NEEDED, base_url=base_url,
+                    timeout=self.timeout, max_retries=0)  # retries are ours, so they are counted
+            return self._clients[base_url]
+
+    def _redact(self, text: str) -> str:
+        return text.replace(self._api_key, "***") if self._api_key and text else text
+
+    def _wait(self, error, attempt: int) -> float:
+        asked = _retry_after(error)
+        if asked is not None:
+            return min(asked, self.max_wait)
+        return min(self.backoff_base * 2 ** attempt * (0.5 + random.random() / 2), self.max_wait)
+
+    def complete(self, request: Request) -> Completion:
+        model = self.catalog.get(request.model)
+        base_url = self._base_url(model)
+        key = request.key(base_url)
+        if self.run_log is not None and (done := self.run_log.finished(key)):
+            return Completion(model.name, done["text"], done["prompt_tokens"], done["completion_tokens"],
+                              done["cost_usd"], done["latency_s"], attempts=done["attempts"], from_log=True)
+        start, error, response, attempt = time.perf_counter(), None, None, 0
+        for attempt in range(1, self.max_retries + 2):
+            try:
+                response = self._client(base_url).chat.completions.create(
+                    model=model.api_name or model.name, messages=list(request.messages),
+                    **({"max_tokens": request.max_tokens} if request.max_tokens else {}))
+                break
+            except MissingCredentialsError:
+                raise
+            except RETRYABLE as e:
+                error = self._redact(f"{type(e).__name__}: {e}")
+                if attempt <= self.max_retries:
+                    time.sleep(self._wait(e, attempt - 1))
+            except Exception as e:  # 4xx and the unexpected: not worth retrying, but recorded
+                error = self._redact(f"{type(e).__name__}: {e}")
+                break
+        latency = time.perf_counter() - start
+        result = self._completion(model, request, response, latency, attempt, error)
+        if self.run_log is not None:
+            self.run_log.append({
+                "key": key, "query_id": request.query.id if request.query else None, "model": model.name,
+                "purpose": request.purpose, "prompt_tokens": result.prompt_tokens,
+                "completion_tokens": result.completion_tokens, "cost_usd": result.cost_usd,
+                "latency_s": latency, "attempts": attempt, "text": result.text, "error": result.error})
+        return result
+
+    def _completion(self, model, request, response, latency, attempts, error) -> Completion:
+        if response is None:
+            return Completion(model.name, None, latency_s=latency, attempts=attempts,
+                              error=error or "no response")
+        try:
+            text = response.choices[0].message.content or ""
+        except (AttributeError, IndexError, TypeError):
+            return Completion(model.name, None, latency_s=latency, attempts=attempts,
+                              error="malformed response: no choices[0].message.content")
+        usage, method = getattr(response, "usage", None), "reported by server"
+        if usage is not None and usage.prompt_tokens is not None:
+            prompt_tokens, completion_tokens = usage.prompt_tokens, usage.completion_tokens or 0
+        else:  # some local servers send no usage block
+            prompt_tokens, completion_tokens = count_message_tokens(list(request.messages)), count_tokens(text)
+            method = token_method()
+        return Completion(model.name, text, prompt_tokens, completion_tokens,
+                          model.cost(prompt_tokens, completion_tokens), latency, attempts=attempts,
+                          token_method=method)
+
+    def complete_many(self, requests, progress: bool = True, desc: str = "calls") -> list[Completion]:
+        """Answer requests with at most `concurrency` in flight; results keep the input order."""
+        requests = list(requests)
+        self.check_credentials({r.model for r in requests})
+        results: list = [None] * len(requests)
+        with ThreadPoolExecutor(max_workers=max(1, self.concurrency)) as pool:
+            futures = {pool.submit(self.complete, r): i for i, r in enumerate(requests)}
+            for fut in tqdm(as_completed(futures), total=len(futures), desc=desc, disable=not progress):
+                results[futures[fut]] = fut.result()
+        return results
+
+    def __repr__(self):
+        key = "set" if self._api_key else "not set"
+        return (f"OpenAIBackend(base_url={self.base_url!r}, api_key={key}, timeout={self.timeout}, "
+                f"max_retries={self.max_retries}, concurrency={self.concurrency}, run_log={self.run_log!r})")

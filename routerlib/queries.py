@@ -1,0 +1,68 @@
+"""Queries: the Query type and the loader for query sets such as the 50-query exercise."""
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+from .catalog import DATA_DIR
+
+EXERCISE_QUERIES = DATA_DIR / "exercise_queries.jsonl"
+DIFFICULTIES = ("easy", "medium", "hard")
+TASK_TYPES = ("classification", "extraction", "reformatting", "simple_fact", "summarisation",
+              "code_generation", "multi_step_reasoning", "math", "proof", "system_design")
+
+
+@dataclass(frozen=True)
+class Query:
+    """One request to route; task_type, difficulty and reference are optional labels."""
+
+    id: str
+    text: str
+    task_type: str | None = None
+    difficulty: str | None = None
+    reference: str | None = None
+
+    def __post_init__(self):
+        if not isinstance(self.text, str) or not self.text.strip():
+            raise ValueError(f"query {self.id!r} has an empty text; every query needs some words to route")
+        if self.difficulty is not None and self.difficulty not in DIFFICULTIES:
+            raise ValueError(f"query {self.id!r}: difficulty must be one of {DIFFICULTIES}, got {self.difficulty!r}")
+
+    def __repr__(self):
+        text = self.text if len(self.text) <= 40 else self.text[:37] + "..."
+        return f"Query({self.id!r}, {text!r}, task_type={self.task_type!r}, difficulty={self.difficulty!r})"
+
+
+def load_queries(path=None) -> list[Query]:
+    """Read a JSONL query file (id, text, and optional labels); all problems are reported at once."""
+    path = Path(path or EXERCISE_QUERIES)
+    try:
+        lines = path.read_bytes().decode("utf-8").splitlines()
+    except FileNotFoundError:
+        raise FileNotFoundError(f"query file not found: {path}") from None
+    except UnicodeDecodeError as e:
+        raise ValueError(f"{path} is not UTF-8 text ({e}); save it as UTF-8") from None
+    queries, problems, seen = [], [], set()
+    for lineno, line in enumerate(lines, 1):
+        if not line.strip():
+            continue
+        try:
+            row = json.loads(line)
+            if not isinstance(row, dict):
+                raise ValueError("each line must be a JSON object")
+            qid = str(row.get("id", f"line{lineno}"))
+            if qid in seen:
+                raise ValueError(f"duplicate id {qid!r}")
+            query = Query(qid, row.get("text"), row.get("task_type"), row.get("difficulty"), row.get("reference"))
+        except (json.JSONDecodeError, ValueError, TypeError) as e:
+            problems.append(f"{path}:{lineno}: {e}")
+            continue
+        seen.add(qid)
+        queries.append(query)
+    if problems:
+        raise ValueError(f"{len(problems)} bad line(s) in the query file; fix them and run again:\n  "
+                         + "\n  ".join(problems))
+    if not queries:
+        raise ValueError(f"{path} holds no queries; expected one JSON object per line with 'id' and 'text'")
+    return queries

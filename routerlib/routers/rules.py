@@ -1,0 +1,62 @@
+"""Rule-based routing: detect the task type, map it to a tier."""
+from __future__ import annotations
+
+import re
+
+from ..catalog import Catalog
+from .base import Decision, Router
+
+# Checked in order; the first matching pattern names the task type.
+TASK_PATTERNS = [
+    ("proof", r"\b(prove|proof|show that|demonstrate that)\b"),
+    ("system_design", r"\b(design an? \w+ (system|service|architecture)|system design|architecture for|scalab\w+|"
+                      r"distributed|high availability|requests per second|load balanc\w+)\b"),
+    ("code_generation", r"```|\b(python|javascript|typescript|java|c\+\+|golang|rust|sql|bash|html|css|regex|"
+                        r"function|code|script|implement|program|class|method|api)\b"),
+    ("summarisation", r"\b(summari[sz]e|summary|tl;?dr|key points|in one sentence|condense)\b"),
+    ("extraction", r"\b(extract|pull out|list (all|every)|find (all|every|the) \w+ (in|from)|which \w+ are mentioned)\b"),
+    ("reformatting", r"\b(convert|reformat|format (it |this )?as|rewrite (it |this )?(as|in)|turn (it|this) into|"
+                     r"into (json|csv|yaml|a table|markdown|bullet)|title case|uppercase|lowercase)\b"),
+    ("classification", r"\b(classify|categori[sz]e|category|sentiment|label (it|this|each)|is (this|it) (spam|positive|negative))\b"),
+    ("math", r"\b(calculate|compute|solve|equation|integral|derivative|probability|percent|how many|how much|sum of)\b"
+             r"|\d+\s*[-+*/^x×]\s*\d+"),
+    ("multi_step_reasoning", r"\b(step by step|explain why|plan|trade-?offs?|compare|if .+ then|reason)\b"),
+    ("simple_fact", r"^\s*(what|who|when|where|which|how) (is|was|are|were|did|does|do)\b"),
+]
+_COMPILED = [(name, re.compile(p, re.IGNORECASE)) for name, p in TASK_PATTERNS]
+
+DEFAULT_TIER_MAP = {
+    "classification": "cheap", "extraction": "cheap", "reformatting": "cheap",
+    "simple_fact": "cheap", "summarisation": "cheap",
+    "code_generation": "mid", "multi_step_reasoning": "mid", "math": "mid",
+    "proof": "expensive", "system_design": "expensive",
+}
+
+
+def detect_task_type(text: str) -> str:
+    """Guess a task type from keywords; short unmatched questions count as simple facts."""
+    for name, pattern in _COMPILED:
+        if pattern.search(text):
+            return name
+    return "simple_fact" if len(text) < 120 else "multi_step_reasoning"
+
+
+class RuleRouter(Router):
+    """Route by task type (given, or detected from the text) through a task-to-tier map."""
+
+    name = "rules"
+
+    def __init__(self, tier_map=None, default_tier="mid", catalog=None):
+        self.tier_map = dict(DEFAULT_TIER_MAP if tier_map is None else tier_map)
+        self.default_tier = default_tier
+        self.catalog = catalog or Catalog.load()
+        for tier in {*self.tier_map.values(), default_tier}:
+            self.catalog.tier_model(tier)  # fail now, with the list of tiers, on a typo
+
+    def route(self, query) -> Decision:
+        task = query.task_type or detect_task_type(query.text)
+        tier = self.tier_map.get(task, self.default_tier)
+        return Decision(query.id, tier, self.catalog.tier_model(tier).name)
+
+    def __repr__(self):
+        return f"RuleRouter({len(self.tier_map)} task types, default_tier={self.default_tier!r})"
