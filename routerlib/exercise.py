@@ -18,10 +18,10 @@ ROW_FIELDS = ["id", "difficulty", "task_type", "tier", "model", "prompt_tokens",
               "cost_usd", "router_cost_usd", "quality", "latency_s", "router_latency_s", "error", "router_error"]
 
 
-def make_router(name: str, backend, catalog):
-    """A router by name: 'llm' or 'rules'."""
+def make_router(name: str, backend, catalog, router_model=None):
+    """A router by name: 'llm' (rating with router_model) or 'rules'."""
     if name == "llm":
-        return LLMRouter(backend, catalog=catalog)
+        return LLMRouter(backend, router_model=router_model, catalog=catalog)
     if name == "rules":
         return RuleRouter(catalog=catalog)
     raise ValueError(f"unknown router {name!r}; choose one of {', '.join(ROUTERS)}")
@@ -106,7 +106,7 @@ class ExerciseResult:
 
 
 def run_exercise(router="llm", backend=None, queries=None, catalog=None, seed=0,
-                 router_accuracy=DEFAULT_ROUTER_ACCURACY, progress=True) -> ExerciseResult:
+                 router_accuracy=DEFAULT_ROUTER_ACCURACY, router_model=None, progress=True) -> ExerciseResult:
     """Route every query, answer it on every tier, and compare routed against single tiers."""
     catalog = catalog or getattr(backend, "catalog", None) or Catalog.load()
     queries = list(queries or load_queries())
@@ -114,7 +114,8 @@ def run_exercise(router="llm", backend=None, queries=None, catalog=None, seed=0,
     tiers = list(catalog.tiers)
     tier_models = {t: catalog.tier_model(t).name for t in tiers}
 
-    decisions = make_router(router, backend, catalog).route_many(queries, progress=progress)
+    router_obj = make_router(router, backend, catalog, router_model)
+    decisions = router_obj.route_many(queries, progress=progress)
     requests = [Request.ask(tier_models[t], q) for q in queries for t in tiers]
     outcomes = outcome_table(requests, backend.complete_many(requests, progress=progress, desc="answers"))
 
@@ -133,6 +134,7 @@ def run_exercise(router="llm", backend=None, queries=None, catalog=None, seed=0,
         "mode": backend.mode,
         "simulated": simulated,
         "router": router,
+        "router_model": getattr(router_obj, "router_model", None),
         "n_queries": len(queries),
         "tier_models": tier_models,
         "baseline_model": tier_models[tiers[-1]],

@@ -40,19 +40,22 @@ def parse_rating(text: str | None, labels=tuple(DEFAULT_LABELS)) -> str | None:
 
 
 class LLMRouter(Router):
-    """Ask `router_model` for a difficulty label; unparseable or failed ratings go to `fallback_tier`."""
+    """Ask `router_model` (default: the cheapest tier's model) for a difficulty label.
+
+    Unparseable or failed ratings go to `fallback_tier` and are counted as router errors.
+    """
 
     name = "llm"
 
-    def __init__(self, backend, router_model="gpt-4o-mini", labels=None, fallback_tier="expensive",
+    def __init__(self, backend, router_model=None, labels=None, fallback_tier="expensive",
                  catalog=None, prompt=ROUTER_PROMPT):
         self.backend = backend
-        self.router_model = router_model
+        self.catalog = catalog or getattr(backend, "catalog", None) or Catalog.load()
+        self.router_model = router_model or self.catalog.tier_model(next(iter(self.catalog.tiers))).name
         self.labels = dict(labels or DEFAULT_LABELS)
         self.fallback_tier = fallback_tier
-        self.catalog = catalog or getattr(backend, "catalog", None) or Catalog.load()
         self.prompt = prompt
-        self.catalog.get(router_model)
+        self.catalog.get(self.router_model)
         for tier in {*self.labels.values(), fallback_tier}:
             self.catalog.tier_model(tier)
 

@@ -1,0 +1,6 @@
+"""`python -m routerlib`: see routerlib.cli."""
+import sys
+
+from .cli import main
+
+sys.exit(main())

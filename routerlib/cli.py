@@ -1,0 +1,124 @@
+"""Command line: `python -m routerlib exercise | models | calibrate`."""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+
+from .catalog import Catalog, CatalogError, UnknownModelError
+from .files import ensure_writable, write_json
+from .openai_backend import MissingCredentialsError, OpenAIBackend
+from .runlog import RunLog
+from .simulated import DEFAULT_ROUTER_ACCURACY
+
+DEFAULT_RUN_LOG = "runs/exercise-live.jsonl"
+
+
+def _catalog(args) -> Catalog:
+    catalog = Catalog.load()
+    if args.catalog:
+        catalog.update_from_file(args.catalog)
+    return catalog
+
+
+def cmd_exercise(args) -> int:
+    from .exercise import make_router, run_exercise
+    from .queries import load_queries
+
+    if args.json:
+        ensure_writable(args.json)
+    catalog = _catalog(args)
+    queries = load_queries(args.queries)
+    backend = None
+    if args.live:
+        backend = OpenAIBackend(catalog, concurrency=args.concurrency)
+        router = make_router(args.router, backend, catalog, args.router_model)  # fail before any call
+        backend.check_credentials([*catalog.tiers.values(), *([router.router_model] if args.router == "llm" else [])])
+        backend.run_log = RunLog(args.run_log or DEFAULT_RUN_LOG)
+        done = len(backend.run_log)
+        print(f"live run; run log {backend.run_log.path} ({done} earlier record(s) reused where finished)",
+              file=sys.stderr)
+    elif args.run_log:
+        print("note: --run-log records live calls; this simulated run makes none", file=sys.stderr)
+    result = run_exercise(args.router, backend=backend, queries=queries, catalog=catalog, seed=args.seed,
+                          router_accuracy=args.router_accuracy, router_model=args.router_model,
+                          progress=not args.quiet)
+    print(result.report())
+    if args.json:
+        write_json(args.json, result.to_json())
+        print(f"\nwrote {args.json}")
+    return 0
+
+
+def cmd_models(args) -> int:
+    catalog = _catalog(args)
+    records = catalog.records()
+    if args.json:
+        keep = ("name", "tier", "input_per_mtok", "output_per_mtok", "source", "date", "base_url")
+        print(json.dumps([{k: r[k] for k in keep} for r in records], indent=2))
+        return 0
+    for r in records:
+        default = " (tier default)" if catalog.tiers.get(r["tier"]) == r["name"] else ""
+        print(f"{r['tier']:<10} {r['name']:<20} in ${r['input_per_mtok']:>8.3f}  out ${r['output_per_mtok']:>8.3f}"
+              f" per 1M tokens  [{r['source']}, {r['date']}]{default}")
+    return 0
+
+
+def cmd_calibrate(args) -> int:
+    from .calibration import write_calibration
+
+    cal = write_calibration(args.data_dir, args.out)
+    print(json.dumps(cal["p_acceptable"], indent=2))
+    print(f"wrote {args.out or 'data/simulator_calibration.json'}")
+    return 0
+
+
+def _accuracy(text: str) -> float:
+    value = float(text)
+    if not 0 <= value <= 1:
+        raise argparse.ArgumentTypeError(f"must be between 0 and 1, got {text}")
+    return value
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m routerlib", description="LLM routing lab.")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    ex = sub.add_parser("exercise", help="route the 50 exercise queries and compare costs")
+    ex.add_argument("--router", choices=["llm", "rules"], default="llm")
+    ex.add_argument("--live", action="store_true", help="real calls via OPENAI_API_KEY / OPENAI_BASE_URL")
+    ex.add_argument("--run-log", help=f"JSONL log of live calls, reused to resume (default {DEFAULT_RUN_LOG})")
+    ex.add_argument("--json", help="write the summary and rows to this JSON file")
+    ex.add_argument("--seed", type=int, default=0, help="simulator seed")
+    ex.add_argument("--router-accuracy", type=_accuracy, default=DEFAULT_ROUTER_ACCURACY,
+                    help="simulated LLM router: chance its rating matches the true difficulty")
+    ex.add_argument("--router-model", help="model that rates difficulty for --router llm (default: cheapest tier's)")
+    ex.add_argument("--queries", help="JSONL query file (default: data/exercise_queries.jsonl)")
+    ex.add_argument("--catalog", help="JSON file adding or overriding models and tier defaults")
+    ex.add_argument("--concurrency", type=int, default=4, help="live calls in flight at once")
+    ex.add_argument("--quiet", action="store_true", help="no progress bars")
+    ex.set_defaults(func=cmd_exercise)
+
+    mo = sub.add_parser("models", help="list the model catalog and prices")
+    mo.add_argument("--json", action="store_true", help="print JSON")
+    mo.add_argument("--catalog", help="JSON file adding or overriding models")
+    mo.set_defaults(func=cmd_models)
+
+    ca = sub.add_parser("calibrate", help="recompute the simulator's figures from recorded data")
+    ca.add_argument("--data-dir", required=True, help="the data mirror (holding lmarena/arena-hard-auto/...)")
+    ca.add_argument("--out", help="where to write (default data/simulator_calibration.json)")
+    ca.set_defaults(func=cmd_calibrate)
+    return parser
+
+
+def main(argv=None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return args.func(args)
+    except (CatalogError, UnknownModelError, MissingCredentialsError, ValueError, OSError) as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("\ninterrupted: finished live calls are in the run log; run the same command again to resume",
+              file=sys.stderr)
+        return 130
