@@ -6,7 +6,8 @@
         assert srv.count("strong") == 2
 
 Behaviour specs (chosen per requested model via ``srv.behaviours``, else ``srv.default``):
-"ok", "router-json", "router-bad", "429-once", "500", "slow", "invalid-json", "fail-rate:<p>".
+"ok", "router-json", "router-bad", "429-once", "500", "slow", "invalid-json", "fail-rate:<p>",
+"401-echo" (a 401 whose message repeats the bearer token, as some servers do, to test redaction).
 Streaming (``"stream": true``) is not supported.
 """
 import itertools
@@ -97,7 +98,7 @@ class FakeOpenAIServer:
         return request
 
     # -- behaviour -------------------------------------------------------------------
-    def chat(self, body):
+    def chat(self, body, headers=None):
         """Return (status, payload, extra_headers) for a chat request, or None when shutting down."""
         model = body["model"]
         spec = self.behaviours.get(model, self.default)
@@ -109,6 +110,9 @@ class FakeOpenAIServer:
             if first:
                 err = error_body(f"Rate limit reached for {model} (fake).", "rate_limit_error", "rate_limit_exceeded")
                 return 429, err, {"Retry-After": "0.2"}
+        elif spec == "401-echo":
+            token = (headers or {}).get("Authorization", "").removeprefix("Bearer ")
+            return 401, error_body(f"Incorrect API key provided: {token}.", code="invalid_api_key"), {}
         elif spec == "500":
             return 500, error_body("The server had an error (fake).", "server_error"), {}
         elif spec == "slow":
@@ -177,7 +181,7 @@ class _Handler(BaseHTTPRequestHandler):
             return self._send(rec, 404, error_body(f"Unknown path {self.path}", code="not_found"))
         if not isinstance(body, dict) or not isinstance(model, str):
             return self._send(rec, 400, error_body("Request body must be a JSON object with a 'model'."))
-        result = self.fake.chat(body)
+        result = self.fake.chat(body, dict(self.headers))
         if result is not None:
             self._send(rec, *result)
 

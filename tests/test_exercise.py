@@ -1,0 +1,94 @@
+import json
+import subprocess
+import sys
+import time
+
+import pytest
+
+from routerlib.catalog import Catalog
+from routerlib.cli import main
+from routerlib.exercise import run_exercise
+from tests_helpers import check_exercise_json
+
+
+@pytest.mark.parametrize("router", ["llm", "rules"])
+def test_exercise_json_is_self_consistent(tmp_path, router):
+    out = tmp_path / "ex.json"
+    assert main(["exercise", "--router", router, "--quiet", "--json", str(out)]) == 0
+    doc = json.loads(out.read_text())
+    check_exercise_json(doc, Catalog.load())
+    s = doc["summary"]
+    assert s["mode"] == "simulated" and s["simulated"] is True and "simulated" in s["quality_scale"]
+    assert s["router"] == router and len(doc["rows"]) == 50
+    assert s["routed_cost_usd"] < s["baseline_cost_usd"]  # routing saves money on this mix
+    assert 0 < s["quality"] <= 1
+
+
+def test_exercise_command_prints_the_table_offline_quickly():
+    start = time.perf_counter()
+    done = subprocess.run([sys.executable, "-m", "routerlib", "exercise", "--quiet"],
+                          capture_output=True, text=True, timeout=60)
+    elapsed = time.perf_counter() - start
+    assert done.returncode == 0, done.stderr
+    out = done.stdout
+    assert "SIMULATED" in out and "all-expensive" in out and "Savings factor vs all-expensive" in out
+    for tier in ("cheap", "mid", "expensive"):
+        assert tier in out
+    assert elapsed < 10, f"exercise took {elapsed:.1f}s"
+
+
+def test_router_accuracy_moves_the_result():
+    perfect = run_exercise("llm", router_accuracy=1.0, progress=False).summary
+    chance = run_exercise("llm", router_accuracy=1 / 3, progress=False).summary
+    assert perfect["traffic_mix"] == {"cheap": 0.6, "mid": 0.26, "expensive": 0.14}  # 30/13/7 queries
+    assert perfect["savings_factor"] > chance["savings_factor"]
+
+
+def test_result_tables_and_repr():
+    result = run_exercise("rules", progress=False)
+    tiers = result.tier_table()
+    assert tiers["requests"].sum() == 50 and tiers["share"].sum() == pytest.approx(1)
+    assert tiers["cost_usd"].sum() == pytest.approx(result.rows["cost_usd"].sum())
+    comp = result.comparison()
+    assert list(comp.index) == ["routed (incl. router)", "all-cheap", "all-mid", "all-expensive"]
+    assert "ExerciseResult(50 queries, router=rules" in repr(result)
+
+
+@pytest.mark.parametrize("argv, words", [
+    (["exercise", "--json", "/nonexistent-dir/out.json"], "folder /nonexistent-dir does not exist"),
+    (["exercise", "--router-model", "gpt-9"], "unknown model 'gpt-9'"),
+    (["exercise", "--queries", "/nonexistent.jsonl"], "query file not found"),
+    (["exercise", "--catalog", "/nonexistent.json"], "catalog file not found"),
+])
+def test_cli_bad_input_gets_a_clear_error(capsys, argv, words):
+    assert main(argv + ["--quiet"]) == 2
+    assert words in capsys.readouterr().err
+
+
+def test_json_path_that_is_a_directory(tmp_path, capsys):
+    assert main(["exercise", "--quiet", "--json", str(tmp_path)]) == 2
+    assert "is a directory" in capsys.readouterr().err
+
+
+def test_empty_query_in_a_query_file(tmp_path, capsys):
+    path = tmp_path / "q.jsonl"
+    path.write_text('{"id": "a", "text": "What is 2+2?"}\n{"id": "b", "text": "  "}\n')
+    assert main(["exercise", "--quiet", "--queries", str(path)]) == 2
+    assert "q.jsonl:2: query 'b' has an empty text" in capsys.readouterr().err
+
+
+def test_models_json(capsys):
+    assert main(["models", "--json"]) == 0
+    models = json.loads(capsys.readouterr().out)
+    assert {"name", "tier", "input_per_mtok", "output_per_mtok", "source"} <= set(models[0])
+    assert {m["name"]: m["tier"] for m in models}["gpt-4o-mini"] == "cheap"
+    assert main(["models"]) == 0
+    assert "gpt-4-turbo" in capsys.readouterr().out
+
+
+def test_live_without_a_key_says_what_is_missing(no_openai_env, tmp_path, capsys):
+    log = tmp_path / "run.jsonl"
+    assert main(["exercise", "--live", "--quiet", "--run-log", str(log)]) == 2
+    err = capsys.readouterr().err
+    assert "OPENAI_API_KEY" in err and "OPENAI_BASE_URL" in err
+    assert not log.exists()  # nothing started, nothing written
