@@ -43,6 +43,8 @@ class FakeOpenAIServer:
         self.slow_seconds = slow_seconds  # delay used by "slow"
         self.seed = seed  # seed for "fail-rate:<p>"
         self.requests = []  # one dict per request received
+        self.in_flight = 0  # chat requests being answered now
+        self.peak_in_flight = 0  # the most answered at once
         self._lock = threading.Lock()
         self._stop = threading.Event()
         self._rate_limited = set()  # models that already got their "429-once"
@@ -111,7 +113,7 @@ class FakeOpenAIServer:
                 err = error_body(f"Rate limit reached for {model} (fake).", "rate_limit_error", "rate_limit_exceeded")
                 return 429, err, {"Retry-After": "0.2"}
         elif spec == "401-echo":
-            token = (headers or {}).get("Authorization", "").removeprefix("Bearer ")
+            token = (headers or {}).get("authorization", "").removeprefix("Bearer ")
             return 401, error_body(f"Incorrect API key provided: {token}.", code="invalid_api_key"), {}
         elif spec == "500":
             return 500, error_body("The server had an error (fake).", "server_error"), {}
@@ -162,7 +164,7 @@ class _Handler(BaseHTTPRequestHandler):
         """Keep test output quiet."""
 
     def do_GET(self):
-        rec = self.fake._record(model=None, path=self.path, headers=dict(self.headers), body=None, status=None)
+        rec = self.fake._record(model=None, path=self.path, headers=self._headers(), body=None, status=None)
         if self.path.split("?")[0] in MODELS_PATHS:
             names = sorted(self.fake.behaviours)
             self._send(rec, 200, {"object": "list", "data": [{"id": n, "object": "model"} for n in names]})
@@ -176,14 +178,25 @@ class _Handler(BaseHTTPRequestHandler):
         except ValueError:
             body = None
         model = body.get("model") if isinstance(body, dict) else None
-        rec = self.fake._record(model=model, path=self.path, headers=dict(self.headers), body=body, status=None)
+        rec = self.fake._record(model=model, path=self.path, headers=self._headers(), body=body, status=None)
         if self.path.split("?")[0] not in CHAT_PATHS:
             return self._send(rec, 404, error_body(f"Unknown path {self.path}", code="not_found"))
         if not isinstance(body, dict) or not isinstance(model, str):
             return self._send(rec, 400, error_body("Request body must be a JSON object with a 'model'."))
-        result = self.fake.chat(body, dict(self.headers))
+        with self.fake._lock:
+            self.fake.in_flight += 1
+            self.fake.peak_in_flight = max(self.fake.peak_in_flight, self.fake.in_flight)
+        try:
+            result = self.fake.chat(body, self._headers())
+        finally:
+            with self.fake._lock:
+                self.fake.in_flight -= 1
         if result is not None:
             self._send(rec, *result)
+
+    def _headers(self):
+        """Request headers with lower-case names (clients differ in how they spell them)."""
+        return {k.lower(): v for k, v in self.headers.items()}
 
     def _send(self, rec, status, payload, headers=None):
         """Write a JSON response (payload is a dict, or raw bytes) and note its status."""

@@ -157,6 +157,6 @@ def test_requests_are_recorded_and_counted(srv):
     assert srv.count() == 3 and srv.count("a") == 2 and srv.count("busy") == 1 and srv.count("zzz") == 0
     first = srv.requests[0]
     assert first["model"] == "a" and first["path"] == "/v1/chat/completions" and first["status"] == 200
-    assert first["headers"]["Authorization"] == "Bearer sk-test"
+    assert first["headers"]["authorization"] == "Bearer sk-test"
     assert first["body"] == {"model": "a", "messages": MESSAGES}
     assert srv.requests[2]["status"] == 429

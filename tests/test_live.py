@@ -1,0 +1,158 @@
+"""The live path for real: the openai SDK against a fake OpenAI-compatible server on 127.0.0.1."""
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+from conftest import REPO, SECRET
+from fake_openai import FakeOpenAIServer
+from tests_helpers import check_exercise_json
+
+from routerlib.backends import Request
+from routerlib.catalog import Catalog
+from routerlib.exercise import run_exercise
+from routerlib.openai_backend import MissingCredentialsError, OpenAIBackend
+from routerlib.queries import Query, load_queries
+from routerlib.routers.llm_router import LLMRouter
+from routerlib.runlog import RunLog
+
+Q = Query("q1", "What is the capital of France?", "simple_fact", "easy")
+
+
+def backend_for(srv, **kw):
+    kw = {"backoff_base": 0.01, "timeout": 5.0, **kw}
+    return OpenAIBackend(Catalog.load(), api_key=SECRET, base_url=srv.base_url, **kw)
+
+
+def test_normal_answer_is_priced_from_reported_usage(fake_server):
+    c = backend_for(fake_server).complete(Request.ask("gpt-4o", Q))
+    assert c.ok and c.text.startswith("Answer from gpt-4o: What is the capital")
+    assert c.prompt_tokens == 6 and c.completion_tokens == len(c.text.split()) and c.attempts == 1
+    assert c.cost_usd == pytest.approx((6 * 2.5 + c.completion_tokens * 10) / 1e6)
+    sent = fake_server.requests[0]
+    assert sent["body"]["model"] == "gpt-4o" and sent["body"]["messages"][-1]["content"] == Q.text
+    assert sent["headers"]["authorization"] == f"Bearer {SECRET}"
+
+
+def test_router_json_answer_routes_and_is_costed(fake_server):
+    fake_server.behaviours["gpt-4o-mini"] = "router-json"
+    fake_server.router_rating = "hard"
+    d = LLMRouter(backend_for(fake_server)).route(Q)
+    assert (d.tier, d.model, d.router_error) == ("expensive", "gpt-4-turbo", None)
+    assert d.router_prompt_tokens > 0 and d.router_cost_usd == pytest.approx(
+        (d.router_prompt_tokens * 0.15 + d.router_completion_tokens * 0.6) / 1e6)
+    assert fake_server.requests[0]["body"]["messages"][0]["role"] == "system"
+
+
+def test_malformed_router_answer_falls_back_and_is_counted(fake_server):
+    fake_server.behaviours["gpt-4o-mini"] = "router-bad"
+    d = LLMRouter(backend_for(fake_server), fallback_tier="mid").route(Q)
+    assert d.tier == "mid" and "unparseable rating" in d.router_error and d.router_cost_usd > 0
+
+
+def test_429_then_success_honours_retry_after(fake_server):
+    fake_server.behaviours["gpt-4o"] = "429-once"
+    start = time.perf_counter()
+    c = backend_for(fake_server, backoff_base=0.0).complete(Request.ask("gpt-4o", Q))
+    assert c.ok and c.attempts == 2 and fake_server.count("gpt-4o") == 2
+    assert time.perf_counter() - start >= 0.2  # the server said Retry-After: 0.2
+
+
+def test_repeated_500s_give_up_after_bounded_retries(fake_server, tmp_path):
+    fake_server.behaviours["gpt-4o"] = "500"
+    log = RunLog(tmp_path / "run.jsonl")
+    c = backend_for(fake_server, max_retries=2, run_log=log).complete(Request.ask("gpt-4o", Q))
+    assert not c.ok and "InternalServerError" in c.error and c.attempts == 3 and c.cost_usd == 0
+    assert fake_server.count("gpt-4o") == 3
+    rec = json.loads((tmp_path / "run.jsonl").read_text().splitlines()[-1])
+    assert rec["error"] == c.error and rec["attempts"] == 3  # the failure is recorded, not silent
+
+
+def test_timeout_is_retried_then_reported(fake_server):
+    fake_server.behaviours["gpt-4o"] = "slow"
+    fake_server.slow_seconds = 2.0
+    c = backend_for(fake_server, timeout=0.3, max_retries=1).complete(Request.ask("gpt-4o", Q))
+    assert not c.ok and "Timeout" in c.error and c.attempts == 2 and fake_server.count("gpt-4o") == 2
+
+
+def test_invalid_json_body_is_an_error_not_a_crash(fake_server):
+    fake_server.behaviours["gpt-4o"] = "invalid-json"
+    c = backend_for(fake_server, max_retries=1).complete(Request.ask("gpt-4o", Q))
+    assert not c.ok and c.error and c.attempts == 2
+
+
+def test_concurrency_is_bounded(fake_server):
+    fake_server.default, fake_server.slow_seconds = "slow", 0.1
+    qs = [Query(f"q{i}", f"question number {i}") for i in range(12)]
+    done = backend_for(fake_server, concurrency=3).complete_many([Request.ask("gpt-4o", q) for q in qs],
+                                                                  progress=False)
+    assert all(c.ok for c in done) and [c.text[-2:].strip() for c in done] == [str(i)[-2:] for i in range(12)]
+    assert fake_server.peak_in_flight == 3
+
+
+def test_run_log_skips_finished_calls(fake_server, tmp_path):
+    reqs = [Request.ask("gpt-4o", Query(f"q{i}", f"question {i}")) for i in range(5)]
+    first = backend_for(fake_server, run_log=tmp_path / "run.jsonl").complete_many(reqs, progress=False)
+    again = backend_for(fake_server, run_log=tmp_path / "run.jsonl").complete_many(reqs, progress=False)
+    assert fake_server.count() == 5 and all(c.from_log for c in again)
+    assert [(c.text, c.cost_usd) for c in first] == [(c.text, c.cost_usd) for c in again]
+
+
+def test_per_model_base_url_needs_no_key(fake_server, no_openai_env):
+    cat = Catalog.load().with_base_url("gpt-4o", fake_server.base_url)
+    backend = OpenAIBackend(cat)
+    assert backend.complete(Request.ask("gpt-4o", Q)).ok
+    with pytest.raises(MissingCredentialsError, match="OPENAI_API_KEY"):
+        backend.complete(Request.ask("gpt-4-turbo", Q))  # served by api.openai.com: needs a key
+
+
+def test_live_exercise_end_to_end(fake_server, tmp_path):
+    fake_server.behaviours["router"] = "router-json"
+    fake_server.router_rating = "medium"
+    cat = Catalog.load()
+    from routerlib.catalog import Model
+    cat.add(Model("router", "cheap", 0.15, 0.60, source="test"))
+    backend = OpenAIBackend(cat, api_key=SECRET, base_url=fake_server.base_url, run_log=tmp_path / "r.jsonl")
+    result = run_exercise("llm", backend=backend, router_model="router", progress=False)
+    doc = json.loads(json.dumps(result.to_json()))
+    check_exercise_json(doc, cat)
+    s = doc["summary"]
+    assert s["mode"] == "live" and s["simulated"] is False and s["quality"] is None
+    assert s["traffic_mix"]["mid"] == 1.0 and s["router_errors"] == 0
+    assert fake_server.count() == 200 and len(RunLog(tmp_path / "r.jsonl")) == 200
+
+
+def _cli(env_extra, *args):
+    env = {**os.environ, "OPENAI_API_KEY": SECRET, **env_extra}
+    return subprocess.Popen([sys.executable, "-m", "routerlib", "exercise", "--live", "--quiet", *args],
+                            cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+
+def test_killed_live_run_resumes_without_repeating_finished_calls(tmp_path):
+    log = tmp_path / "run.jsonl"
+    with FakeOpenAIServer(default="slow", slow_seconds=0.05) as srv:
+        proc = _cli({"OPENAI_BASE_URL": srv.base_url}, "--run-log", str(log), "--concurrency", "2")
+        deadline = time.time() + 60
+        while srv.count() < 40 and time.time() < deadline and proc.poll() is None:
+            time.sleep(0.02)
+        proc.send_signal(signal.SIGKILL)
+        proc.wait()
+        received_first = srv.count()
+        finished_first = len({r["key"] for r in RunLog(log).records if r["error"] is None})
+        assert 0 < received_first - finished_first <= 2  # only the calls in flight were lost
+        srv.default = "ok"
+        proc = _cli({"OPENAI_BASE_URL": srv.base_url}, "--run-log", str(log), "--json", str(tmp_path / "o.json"))
+        out, err = proc.communicate(timeout=120)
+        assert proc.returncode == 0, err
+        assert srv.count() - received_first == 200 - finished_first  # nothing finished was asked again
+    doc = json.loads((tmp_path / "o.json").read_text())
+    check_exercise_json(doc, Catalog.load())
+    assert len({r["key"] for r in RunLog(log).records}) == 200
+
+
+def test_backend_repr_hides_the_key(fake_server):
+    text = repr(backend_for(fake_server))
+    assert SECRET not in text and "api_key=set" in text
