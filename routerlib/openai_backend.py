@@ -32,6 +32,21 @@ def missing_credentials_message() -> str:
             "Example: export OPENAI_API_KEY=...  or  export OPENAI_BASE_URL=http://127.0.0.1:11434/v1")
 
 
+class Secret:
+    """Holds an API key; its str and repr never show it."""
+
+    def __init__(self, value: str):
+        self._value = value
+
+    def reveal(self) -> str:
+        return self._value
+
+    def __repr__(self):
+        return "Secret('***')"
+
+    __str__ = __repr__
+
+
 def _retry_after(error) -> float | None:
     """Seconds the server asked us to wait (Retry-After or retry-after-ms), if it said."""
     response = getattr(error, "response", None)
@@ -61,7 +76,8 @@ class OpenAIBackend(Backend):
     def __init__(self, catalog=None, api_key=None, base_url=None, timeout=60.0, max_retries=3,
                  concurrency=4, run_log=None, backoff_base=0.5, max_wait=60.0):
         self.catalog = catalog or Catalog.load()
-        self._api_key = api_key or os.environ.get("OPENAI_API_KEY") or None
+        key = api_key or os.environ.get("OPENAI_API_KEY")
+        self._api_key = Secret(key) if key else None
         self.base_url = base_url or os.environ.get("OPENAI_BASE_URL") or None
         self.timeout = timeout
         self.max_retries = max_retries
@@ -87,12 +103,12 @@ class OpenAIBackend(Backend):
                 if base_url is None and not self._api_key:
                     raise MissingCredentialsError(missing_credentials_message())
                 self._clients[base_url] = openai.OpenAI(
-                    api_key=self._api_key or NO_KEY_NEEDED, base_url=base_url,
+                    api_key=self._api_key.reveal() if self._api_key else NO_KEY_NEEDED, base_url=base_url,
                     timeout=self.timeout, max_retries=0)  # retries are ours, so they are counted
             return self._clients[base_url]
 
     def _redact(self, text: str) -> str:
-        return text.replace(self._api_key, "***") if self._api_key and text else text
+        return text.replace(self._api_key.reveal(), "***") if self._api_key and text else text
 
     def _wait(self, error, attempt: int) -> float:
         asked = _retry_after(error)
