@@ -79,9 +79,7 @@ class ExerciseResult:
             f"50-query exercise: {s['n_queries']} queries, router={s['router']}, mode={label}",
             "", "Per tier (routed):",
             self.tier_table().to_string(formatters=fmt, na_rep="-"),
-            "", (f"Router overhead: ${s['router_cost_usd']:.5f} over {s['router_calls']} routing calls, "
-                 f"mean latency {s['router_latency_mean_s'] * 1000:.1f} ms, {s['router_errors']} router error(s)"
-                 if s["router_calls"] else "Router overhead: none (no model calls to decide)"),
+            "", self._overhead_line(),
             "", "Routed vs single-tier baselines:",
             self.comparison().to_string(formatters=fmt, na_rep="-"),
             "", f"Savings factor vs all-{self.tiers[-1]} ({s['baseline_model']}): "
@@ -92,6 +90,15 @@ class ExerciseResult:
         if s["failed_calls"]:
             lines.append(f"Failed calls: {s['failed_calls']} (recorded with their errors, cost 0)")
         return "\n".join(lines)
+
+    def _overhead_line(self) -> str:
+        s = self.summary
+        if not s["router_calls"]:
+            return "Router overhead: none (no model calls to decide)"
+        latency = ("latency not simulated" if s["simulated"]
+                   else f"mean latency {s['router_latency_mean_s'] * 1000:.0f} ms")
+        return (f"Router overhead: ${s['router_cost_usd']:.5f} over {s['router_calls']} routing calls, "
+                f"{latency}, {s['router_errors']} router error(s)")
 
     def to_json(self) -> dict:
         """The summary and the routed rows, as plain JSON-safe values."""
