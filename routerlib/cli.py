@@ -73,6 +73,52 @@ def cmd_calibrate(args) -> int:
     return 0
 
 
+def cmd_data(args) -> int:
+    from . import datasets
+
+    if args.action == "list":
+        table = datasets.status(args.data_dir)
+        print(table.drop(columns="read_from").to_string())
+        print(f"\nread from: {table['read_from'].iloc[0]} (then the cache); set ROUTERLIB_DATA_DIR or --data-dir")
+        return 0
+    if args.action == "verify":
+        report = datasets.verify(args.names or None, args.data_dir)
+        print(report.groupby(["dataset", "state"]).size().unstack(fill_value=0).to_string())
+        bad = report[report["state"] == "MISMATCH"]
+        for f in bad["file"]:
+            print(f"MISMATCH: {f} differs from its pinned version; delete it and fetch again", file=sys.stderr)
+        return 1 if len(bad) else 0
+    if not args.names:
+        raise ValueError(f"data {args.action} needs a dataset name; see `python -m routerlib data list`")
+    if args.action == "fetch":
+        from .datasources import fetch
+        for name in args.names:
+            paths = fetch(datasets.get(name).files(), args.data_dir, download_missing=True)
+            print(f"{name}: {len(paths)} file(s) ready")
+        return 0
+    for name in args.names:  # describe
+        table = datasets.load(name, args.data_dir)
+        info = table.describe()
+        doc = {"name": table.name, "n_queries": table.n_queries, "quality_scale": table.quality_scale,
+               "token_method": table.token_method, "cost_method": table.cost_method, "simulated": table.simulated,
+               "models": {m: {"tier": r["tier"], "quality_mean": _num(r["quality_mean"]),
+                              "cost_usd_total": _num(r["cost_usd_total"]), "n_missing": int(r["n_missing"])}
+                          for m, r in info.iterrows()}}
+        if args.json:
+            if args.json == "-":
+                print(json.dumps(doc, indent=2))
+            else:
+                write_json(args.json, doc)
+                print(f"wrote {args.json}")
+        else:
+            print(f"{table!r}\n{info.to_string()}")
+    return 0
+
+
+def _num(x):
+    return None if x != x else float(x)  # NaN -> None
+
+
 def _accuracy(text: str) -> float:
     value = float(text)
     if not 0 <= value <= 1:
@@ -104,6 +150,13 @@ def build_parser() -> argparse.ArgumentParser:
     mo.add_argument("--catalog", help="JSON file adding or overriding models")
     mo.set_defaults(func=cmd_models)
 
+    da = sub.add_parser("data", help="recorded datasets: list, fetch, verify, describe")
+    da.add_argument("action", choices=["list", "fetch", "verify", "describe"])
+    da.add_argument("names", nargs="*", help="dataset names (see `data list`) or, for describe, an outcome file")
+    da.add_argument("--data-dir", help="data mirror to read (default: ROUTERLIB_DATA_DIR, else the cache)")
+    da.add_argument("--json", help="describe: write JSON to this path ('-' for stdout)")
+    da.set_defaults(func=cmd_data)
+
     ca = sub.add_parser("calibrate", help="recompute the simulator's figures from recorded data")
     ca.add_argument("--data-dir", required=True, help="the data mirror (holding lmarena/arena-hard-auto/...)")
     ca.add_argument("--out", help="where to write (default data/simulator_calibration.json)")
@@ -115,7 +168,7 @@ def main(argv=None) -> int:
     args = build_parser().parse_args(argv)
     try:
         return args.func(args)
-    except (CatalogError, UnknownModelError, MissingCredentialsError, ValueError, OSError) as e:
+    except (CatalogError, UnknownModelError, MissingCredentialsError, ValueError, OSError, KeyError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:

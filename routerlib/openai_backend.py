@@ -144,7 +144,8 @@ class OpenAIBackend(Backend):
         if self.run_log is not None:
             self.run_log.append({
                 "key": key, "query_id": request.query.id if request.query else None, "model": model.name,
-                "purpose": request.purpose, "prompt_tokens": result.prompt_tokens,
+                "purpose": request.purpose, "prompt": request.messages[-1].get("content"),
+                "prompt_tokens": result.prompt_tokens,
                 "completion_tokens": result.completion_tokens, "cost_usd": result.cost_usd,
                 "latency_s": latency, "attempts": attempt, "text": result.text, "error": result.error})
         return result

@@ -8,7 +8,7 @@ import time
 import warnings
 from pathlib import Path
 
-FIELDS = ("key", "query_id", "model", "purpose", "prompt_tokens", "completion_tokens", "cost_usd",
+FIELDS = ("key", "query_id", "model", "purpose", "prompt", "prompt_tokens", "completion_tokens", "cost_usd",
           "latency_s", "attempts", "text", "error", "ts")
 
 

@@ -1,0 +1,128 @@
+"""Where recorded data files live: a data dir or the cache, downloaded at a pinned commit when missing.
+
+Files are named `<owner>/<repo>/<path>`, so the same name is also the public URL of the file.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+from tqdm.auto import tqdm
+
+from .catalog import DATA_DIR
+
+PINNED_COMMITS = {
+    "lm-sys/RouteLLM": "0b64fdafe049e596a3f5657c219329f24af24198",
+    "lmarena/arena-hard-auto": "4a705dd6963f777aba2ae79259e3013934e6e012",
+    "shuhao02/RouterDC": "0e63989c5bf4363330b8a4616386e3f7f116d9f8",
+}
+RAW_URL = "https://raw.githubusercontent.com/{repo}/{commit}/{path}"
+MANIFEST = DATA_DIR / "manifest.json"  # sha256 and size of every known file, for downloads and `data verify`
+
+
+class DataNotFoundError(FileNotFoundError):
+    """Recorded data files are missing and could not be downloaded."""
+
+
+class DataFormatError(ValueError):
+    """A data file could not be parsed; the message names the file (and line where known)."""
+
+
+def cache_dir() -> Path:
+    """Where downloads and derived files go: ROUTERLIB_CACHE_DIR, else ~/.cache/routerlib."""
+    return Path(os.environ.get("ROUTERLIB_CACHE_DIR") or Path.home() / ".cache" / "routerlib")
+
+
+def data_dir(explicit=None) -> Path:
+    """The data dir to read: the explicit one, else ROUTERLIB_DATA_DIR, else the cache folder."""
+    return Path(explicit or os.environ.get("ROUTERLIB_DATA_DIR") or cache_dir())
+
+
+def manifest() -> dict:
+    return json.loads(MANIFEST.read_text(encoding="utf-8"))
+
+
+def url_of(name: str) -> str:
+    """Public URL of a mirrored file at its pinned commit (ROUTERLIB_DATA_URL overrides the host)."""
+    owner, repo, path = name.split("/", 2)
+    template = os.environ.get("ROUTERLIB_DATA_URL") or RAW_URL
+    return template.format(repo=f"{owner}/{repo}", commit=PINNED_COMMITS[f"{owner}/{repo}"], path=path)
+
+
+def locate(name: str, explicit=None) -> Path | None:
+    """The local copy of a file, in the data dir or the cache, or None."""
+    for root in dict.fromkeys([data_dir(explicit), cache_dir()]):
+        if (root / name).is_file():
+            return root / name
+    return None
+
+
+def sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def download(name: str) -> Path:
+    """Fetch one file into the cache (never into a data dir we only read), checking its hash."""
+    target = cache_dir() / name
+    target.parent.mkdir(parents=True, exist_ok=True)
+    part = target.with_name(target.name + ".part")
+    expected = manifest().get(name, {})
+    with urllib.request.urlopen(url_of(name), timeout=60) as response, open(part, "wb") as out:
+        total = int(response.headers.get("Content-Length") or 0) or expected.get("bytes")
+        with tqdm(total=total, unit="B", unit_scale=True, desc=name.rsplit("/", 1)[-1], leave=False) as bar:
+            for block in iter(lambda: response.read(1 << 16), b""):
+                out.write(block)
+                bar.update(len(block))
+    if expected.get("sha256") and sha256(part) != expected["sha256"]:
+        part.unlink()
+        raise DataFormatError(f"downloaded {name} does not match its pinned sha256; try again")
+    part.replace(target)
+    return target
+
+
+def downloads_allowed() -> bool:
+    return os.environ.get("ROUTERLIB_OFFLINE", "").lower() not in ("1", "true", "yes")
+
+
+def fetch(names, explicit=None, download_missing: bool | None = None) -> dict[str, Path]:
+    """Local paths of these files, downloading the missing ones where allowed and possible."""
+    found = {n: locate(n, explicit) for n in names}
+    missing = [n for n, p in found.items() if p is None]
+    allowed = downloads_allowed() if download_missing is None else download_missing
+    failures = []
+    for name in tqdm(missing, desc="downloading", disable=not (missing and allowed)):
+        if not allowed:
+            break
+        try:
+            found[name] = download(name)
+        except (urllib.error.URLError, OSError, DataFormatError) as e:
+            failures.append(f"{name}: {getattr(e, 'reason', e)}")
+    still = [n for n, p in found.items() if p is None]
+    if still:
+        listed = "\n  ".join(still[:10]) + (f"\n  ... and {len(still) - 10} more" if len(still) > 10 else "")
+        why = ("download failed (" + "; ".join(failures[:3]) + ")" if failures
+               else "downloads are off (ROUTERLIB_OFFLINE=1)" if not allowed else "")
+        raise DataNotFoundError(
+            f"{len(still)} data file(s) missing from {data_dir(explicit)} and {cache_dir()}:\n  {listed}\n"
+            f"{why}\nTo get them: on a machine with network run `python -m routerlib data fetch NAME`, or "
+            "point ROUTERLIB_DATA_DIR (or --data-dir) at a mirror laid out as <owner>/<repo>/<path>.")
+    return found
+
+
+def build_manifest(mirror) -> dict:
+    """sha256 and size of every file under a mirror's pinned repositories."""
+    mirror = Path(mirror)
+    entries = {}
+    for repo in PINNED_COMMITS:
+        for path in sorted((mirror / repo).rglob("*")):
+            if path.is_file():
+                entries[path.relative_to(mirror).as_posix()] = {"sha256": sha256(path), "bytes": path.stat().st_size}
+    return entries

@@ -1,0 +1,1 @@
+"""Loaders: recorded datasets and user files -> OutcomeTable."""
