@@ -11,74 +11,51 @@ import numpy as np
 import pandas as pd
 
 from .catalog import DATA_DIR
+from .loaders.arena import load_arena
 from .queries import DIFFICULTIES
 from .routers.rules import detect_task_type
-from .tokens import count_tokens, token_method
+from .tokens import token_method
 
 CALIBRATION_FILE = DATA_DIR / "simulator_calibration.json"
-ARENA = "lmarena/arena-hard-auto/data/arena-bench-v1"
 ACCEPTABLE_SCORE = 8  # GPT-4 judge score (1-10) from which an answer counts as acceptable
 MIN_CELL = 8  # fewer answers than this in a (tier, task type) cell: use the tier's overall length
 
-# Recorded models standing in for each tier, by their standing in 2023-24 (answer judge files).
+# Recorded models standing in for each tier, by their standing in 2023-24.
 TIER_STAND_INS = {
-    "cheap": ["gpt-3.5-turbo-1106", "claude-instant-1", "Mixtral-8x7B-Instruct-v0.1"],
+    "cheap": ["gpt-3.5-turbo-1106", "claude-instant-1", "mistralai/Mixtral-8x7B-Instruct-v0.1"],
     "mid": ["gpt-4-0314"],
     "expensive": ["gpt-4-1106-preview"],
 }
 # The other judged models set each question's difficulty, so tiers are not graded on themselves.
-DIFFICULTY_PANEL = ["gpt-3.5-turbo", "claude-1", "Starling-LM-7B-alpha", "openchat_3.5",
-                    "Llama-2-70b-chat", "vicuna-33b-v1.3", "Mistral-7B-Instruct-v0.1", "palm-2-chat-bison-001"]
-_JUDGMENT_FILE = {"gpt-4-1106-preview": "gpt-4-turbo"}
+DIFFICULTY_PANEL = ["gpt-3.5-turbo", "claude-1", "Starling-LM-7B-alpha", "openchat_3.5", "Llama-2-70b-chat",
+                    "vicuna-33b-v1.3", "mistralai/Mistral-7B-Instruct-v0.1", "palm-2-chat-bison-001"]
 
 
-def _jsonl(path: Path) -> list[dict]:
-    with open(path, encoding="utf-8") as f:
-        return [json.loads(line) for line in f if line.strip()]
-
-
-def _scores(root: Path, model: str) -> pd.Series:
-    """Judge scores by question id; missing, -1 and unparseable scores become NaN."""
-    rows = _jsonl(root / "model_judgment" / f"{_JUDGMENT_FILE.get(model, model)}.jsonl")
-    s = pd.Series({r["question_id"]: r.get("score") for r in rows}, dtype=object)
-    s = pd.to_numeric(s, errors="coerce").astype(float)
-    return s.where(s >= 1)
-
-
-def _answer_tokens(root: Path, model: str) -> pd.Series:
-    rows = _jsonl(root / "model_answer" / f"{model}.jsonl")
-    return pd.Series({r["question_id"]: count_tokens(r["choices"][0]["turns"][0]) for r in rows})
+def _lognormal(tokens: pd.Series) -> dict:
+    log_t = np.log(tokens.clip(lower=1))
+    return {"median": int(np.exp(log_t.median())), "sigma": round(float(log_t.std()), 3), "n": len(log_t)}
 
 
 def calibrate(data_dir) -> dict:
     """Compute P(acceptable | tier, difficulty) and completion lengths by tier and task type."""
-    root = Path(data_dir) / ARENA
-    if not root.is_dir():
-        raise FileNotFoundError(f"arena-bench-v1 not found under {data_dir} (expected {root}); "
-                                "point --data-dir at the data mirror")
-    questions = pd.DataFrame(_jsonl(root / "question.jsonl")).set_index("question_id")
-    task = questions["turns"].map(lambda t: detect_task_type(t[0]))
-
-    panel_pass = pd.DataFrame({m: _scores(root, m) >= ACCEPTABLE_SCORE for m in DIFFICULTY_PANEL}).mean(axis=1)
+    table = load_arena(data_dir)
+    scores, tokens = table.wide("quality_raw").astype(float), table.wide("completion_tokens")
+    task = table.queries["prompt"].map(detect_task_type)
+    panel_pass = (scores[DIFFICULTY_PANEL] >= ACCEPTABLE_SCORE).mean(axis=1)
     # Easy: most panel models answer acceptably; hard: at most one in eight does.
     difficulty = pd.cut(panel_pass, [-0.01, 0.125, 0.5, 1.0], labels=["hard", "medium", "easy"]).astype(str)
 
     p_acceptable, lengths, counts = {}, {}, {}
     for tier, models in TIER_STAND_INS.items():
-        scores = pd.concat([_scores(root, m).rename("score").to_frame().assign(difficulty=difficulty)
-                            for m in models]).dropna(subset=["score"])
-        by_diff = (scores["score"] >= ACCEPTABLE_SCORE).groupby(scores["difficulty"]).agg(["mean", "size"])
+        s = scores[models].melt(ignore_index=False, value_name="score").dropna(subset=["score"])
+        by_diff = (s["score"] >= ACCEPTABLE_SCORE).groupby(difficulty.reindex(s.index)).agg(["mean", "size"])
         p_acceptable[tier] = {d: round(float(by_diff.loc[d, "mean"]), 3) for d in DIFFICULTIES}
         counts[tier] = {d: int(by_diff.loc[d, "size"]) for d in DIFFICULTIES}
-
-        toks = pd.concat([_answer_tokens(root, m).rename("tokens").to_frame().assign(task=task) for m in models])
-        log_t = np.log(toks["tokens"].clip(lower=1))
-        overall = {"median": int(np.exp(log_t.median())), "sigma": round(float(log_t.std()), 3), "n": len(log_t)}
-        lengths[tier] = {"_all": overall}
-        for name, grp in log_t.groupby(toks["task"]):
+        t = tokens[models].melt(ignore_index=False, value_name="tokens").dropna(subset=["tokens"])
+        lengths[tier] = {"_all": _lognormal(t["tokens"])}
+        for name, grp in t["tokens"].groupby(task.reindex(t.index)):
             if len(grp) >= MIN_CELL:
-                lengths[tier][name] = {"median": int(np.exp(grp.median())), "sigma": round(float(grp.std()), 3),
-                                       "n": len(grp)}
+                lengths[tier][name] = _lognormal(grp)
 
     return {
         "simulated_from": "arena-bench-v1 (lmarena/arena-hard-auto, commit 4a705dd6963f777aba2ae79259e3013934e6e012)",
