@@ -28,9 +28,17 @@ def cmd_exercise(args) -> int:
     if args.json:
         ensure_writable(args.json)
     catalog = _catalog(args)
-    queries = load_queries(args.queries)
+    queries = load_queries(args.queries) if not args.dataset else None
     backend = None
-    if args.live:
+    if args.dataset:
+        from . import datasets
+        from .replay import replay_inputs
+        if args.live:
+            raise ValueError("--dataset replays recorded answers; it cannot be combined with --live")
+        table = datasets.load(args.dataset, args.data_dir, catalog)
+        backend, queries, catalog = replay_inputs(table, args.router_accuracy, args.seed, args.limit)
+        print(f"replaying {table!r} on {len(queries)} queries; tiers: {catalog.tiers}", file=sys.stderr)
+    elif args.live:
         backend = OpenAIBackend(catalog, concurrency=args.concurrency)
         router = make_router(args.router, backend, catalog, args.router_model)  # fail before any call
         backend.check_credentials([*catalog.tiers.values(), *([router.router_model] if args.router == "llm" else [])])
@@ -141,6 +149,9 @@ def build_parser() -> argparse.ArgumentParser:
     ex.add_argument("--router-model", help="model that rates difficulty for --router llm (default: cheapest tier's)")
     ex.add_argument("--queries", help="JSONL query file (default: data/exercise_queries.jsonl)")
     ex.add_argument("--catalog", help="JSON file adding or overriding models and tier defaults")
+    ex.add_argument("--dataset", help="replay recorded answers of a dataset (see `data list`) or outcome file")
+    ex.add_argument("--data-dir", help="data mirror for --dataset (default: ROUTERLIB_DATA_DIR, else the cache)")
+    ex.add_argument("--limit", type=int, help="with --dataset: a seeded random sample of this many queries")
     ex.add_argument("--concurrency", type=int, default=4, help="live calls in flight at once")
     ex.add_argument("--quiet", action="store_true", help="no progress bars")
     ex.set_defaults(func=cmd_exercise)

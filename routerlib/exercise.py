@@ -71,12 +71,15 @@ class ExerciseResult:
     def report(self) -> str:
         """The printed cost comparison."""
         s = self.summary
-        label = "SIMULATED (calibrated simulator, not real model calls)" if s["simulated"] else "LIVE"
+        label = {"simulated": "SIMULATED (calibrated simulator, not real model calls)", "live": "LIVE",
+                 "replay": "REPLAY of recorded answers" + (
+                     f"; LLM router ratings SIMULATED (accuracy {s['router_accuracy']} against difficulty derived "
+                     "from the recorded outcomes)" if s["router_simulated"] else "")}.get(s["mode"], s["mode"])
         fmt = {"share": "{:.0%}".format, "cost_usd": "${:.4f}".format,
                "cost_per_request_usd": "${:.5f}".format, "quality": "{:.2f}".format, "vs_routed": "{:.2f}x".format}
         factor = s["savings_factor"]
         lines = [
-            f"50-query exercise: {s['n_queries']} queries, router={s['router']}, mode={label}",
+            f"Exercise: {s['n_queries']} queries, router={s['router']}, mode={label}",
             "", "Per tier (routed):",
             self.tier_table().to_string(formatters=fmt, na_rep="-"),
             "", self._overhead_line(),
@@ -86,7 +89,7 @@ class ExerciseResult:
                 + (f"{factor:.2f}x" if factor else "n/a (routed cost is zero)"),
         ]
         if s["quality"] is None:
-            lines.append("Quality: unknown in live mode (no grader); compare answers in the run log.")
+            lines.append("Quality: unknown (no grader); compare the answers in the run log.")
         if s["failed_calls"]:
             lines.append(f"Failed calls: {s['failed_calls']} (recorded with their errors, cost 0)")
         return "\n".join(lines)
@@ -95,7 +98,7 @@ class ExerciseResult:
         s = self.summary
         if not s["router_calls"]:
             return "Router overhead: none (no model calls to decide)"
-        latency = ("latency not simulated" if s["simulated"]
+        latency = ("latency not simulated" if s["router_simulated"]
                    else f"mean latency {s['router_latency_mean_s'] * 1000:.0f} ms")
         return (f"Router overhead: ${s['router_cost_usd']:.5f} over {s['router_calls']} routing calls, "
                 f"{latency}, {s['router_errors']} router error(s)")
@@ -142,6 +145,8 @@ def run_exercise(router="llm", backend=None, queries=None, catalog=None, seed=0,
         "simulated": simulated,
         "router": router,
         "router_model": getattr(router_obj, "router_model", None),
+        "router_simulated": router == "llm" and (simulated or getattr(backend, "router_backend", None) is not None
+                                                 and backend.router_backend.mode == "simulated"),
         "n_queries": len(queries),
         "tier_models": tier_models,
         "baseline_model": tier_models[tiers[-1]],
@@ -159,6 +164,7 @@ def run_exercise(router="llm", backend=None, queries=None, catalog=None, seed=0,
         "router_latency_mean_s": float(rows["router_latency_s"].mean()),
         "failed_calls": int(outcomes["error"].notna().sum()),
         "seed": seed if simulated else None,
-        "router_accuracy": getattr(backend, "router_accuracy", None) if router == "llm" else None,
+        "router_accuracy": (getattr(getattr(backend, "router_backend", backend), "router_accuracy", None)
+                            if router == "llm" else None),
     }
     return ExerciseResult(rows[ROW_FIELDS], outcomes, summary, tiers)

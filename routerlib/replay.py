@@ -51,7 +51,10 @@ def dataset_catalog(table: OutcomeTable, catalog: Catalog | None = None) -> Cata
     return Catalog(models, tiers)
 
 
-def difficulty_labels(table: OutcomeTable, catalog: Catalog, good_enough: float = 0.7) -> dict:
+GOOD_ENOUGH = 7 / 9  # normalised quality counted as a good answer: correct, or a judge score of 8+ of 10
+
+
+def difficulty_labels(table: OutcomeTable, catalog: Catalog, good_enough: float = GOOD_ENOUGH) -> dict:
     """Per query: easy/medium/hard by the cheapest tier whose default model is good enough."""
     tiers = list(catalog.tiers)
     quality = table.wide("quality")[[catalog.tiers[t] for t in tiers]].to_numpy()
@@ -59,3 +62,23 @@ def difficulty_labels(table: OutcomeTable, catalog: Catalog, good_enough: float 
     first = np.where(ok.any(axis=1), ok.argmax(axis=1), len(tiers) - 1)
     names = ["easy", "medium", "hard"] if len(tiers) == 3 else ["easy"] * (len(tiers) - 1) + ["hard"]
     return dict(zip(table.queries.index, np.array(names)[first]))
+
+
+def replay_inputs(table: OutcomeTable, router_accuracy: float, seed: int = 0, limit: int | None = None):
+    """Backend, queries and catalog to run the exercise on recorded outcomes.
+
+    The LLM router's rating calls are simulated (the table has none), scored against difficulty
+    labels derived from the table: the cheapest tier whose best model answers well enough.
+    """
+    from .queries import Query
+    from .simulated import SimulatedBackend
+
+    catalog = dataset_catalog(table)
+    ids = table.queries.index
+    if limit is not None and limit < len(ids):
+        ids = ids[np.random.default_rng(seed).permutation(len(ids))[:limit]]
+        table = table.subset(ids)
+    labels = difficulty_labels(table, catalog)
+    queries = [Query(qid, text, difficulty=labels[qid]) for qid, text in table.queries["prompt"].items()]
+    rater = SimulatedBackend(catalog, seed=seed, router_accuracy=router_accuracy)
+    return ReplayBackend(table, router_backend=rater, catalog=catalog), queries, catalog

@@ -6,6 +6,7 @@ import matplotlib
 import pytest
 
 matplotlib.use("Agg")
+os.environ["ROUTERLIB_OFFLINE"] = "1"  # no test downloads from the internet; download tests opt in on 127.0.0.1
 REPO = Path(__file__).resolve().parent.parent
 SECRET = "sk-test-DO-NOT-LEAK-0123456789abcdefXYZ"
 
@@ -24,6 +25,12 @@ def data_mirror():
     if path is None:
         pytest.skip("data mirror not present (set ROUTERLIB_DATA_DIR)")
     return path
+
+
+@pytest.fixture(autouse=True)
+def private_cache(tmp_path_factory, monkeypatch):
+    """Downloads and derived files of a test go to a cache of its own."""
+    monkeypatch.setenv("ROUTERLIB_CACHE_DIR", str(tmp_path_factory.mktemp("cache")))
 
 
 @pytest.fixture

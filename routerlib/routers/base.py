@@ -1,9 +1,24 @@
 """Router decisions and the Router interface."""
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 from tqdm.auto import tqdm
+
+from ..catalog import CatalogError
+
+POSITION = {"cheap": 0.0, "mid": 0.5, "expensive": 1.0}  # where the standard tiers sit, cheap to expensive
+
+
+def place_tier(tier: str, catalog) -> str:
+    """`tier` if the catalog has it; a standard tier it lacks maps to the tier at its position (rounded up)."""
+    tiers = list(catalog.tiers)
+    if tier in tiers:
+        return tier
+    if tier not in POSITION or not tiers:
+        raise CatalogError(f"unknown tier {tier!r}; tiers are {tiers}")
+    return tiers[math.ceil(POSITION[tier] * (len(tiers) - 1))]
 
 
 @dataclass

@@ -6,7 +6,7 @@ import re
 
 from ..backends import Request
 from ..catalog import Catalog
-from .base import Decision, Router
+from .base import Decision, Router, place_tier
 
 ROUTER_PROMPT = (
     "You route user requests to language models of different strength and price. Rate how hard the "
@@ -52,12 +52,10 @@ class LLMRouter(Router):
         self.backend = backend
         self.catalog = catalog or getattr(backend, "catalog", None) or Catalog.load()
         self.router_model = router_model or self.catalog.tier_model(next(iter(self.catalog.tiers))).name
-        self.labels = dict(labels or DEFAULT_LABELS)
-        self.fallback_tier = fallback_tier
+        self.labels = {label: place_tier(t, self.catalog) for label, t in (labels or DEFAULT_LABELS).items()}
+        self.fallback_tier = place_tier(fallback_tier, self.catalog)
         self.prompt = prompt
         self.catalog.get(self.router_model)
-        for tier in {*self.labels.values(), fallback_tier}:
-            self.catalog.tier_model(tier)
 
     def request(self, query) -> Request:
         """The rating call for one query."""

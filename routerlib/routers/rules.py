@@ -4,7 +4,7 @@ from __future__ import annotations
 import re
 
 from ..catalog import Catalog
-from .base import Decision, Router
+from .base import Decision, Router, place_tier
 
 # Checked in order; the first matching pattern names the task type.
 TASK_PATTERNS = [
@@ -47,11 +47,11 @@ class RuleRouter(Router):
     name = "rules"
 
     def __init__(self, tier_map=None, default_tier="mid", catalog=None):
-        self.tier_map = dict(DEFAULT_TIER_MAP if tier_map is None else tier_map)
-        self.default_tier = default_tier
         self.catalog = catalog or Catalog.load()
-        for tier in {*self.tier_map.values(), default_tier}:
-            self.catalog.tier_model(tier)  # fail now, with the list of tiers, on a typo
+        # standard tier names the catalog lacks (a two-tier dataset has no 'mid') move to the nearest one
+        self.tier_map = {task: place_tier(t, self.catalog)
+                         for task, t in (DEFAULT_TIER_MAP if tier_map is None else tier_map).items()}
+        self.default_tier = place_tier(default_tier, self.catalog)
 
     def route(self, query) -> Decision:
         task = query.task_type or detect_task_type(query.text)
