@@ -62,7 +62,7 @@ def load_user_file(path, catalog=None) -> OutcomeTable:
     df = read_table(path)
     if df.empty:
         raise DataFormatError(f"{path}: the file holds no rows")
-    if "model" in df.columns:
+    if {"model", "quality"} & set(df.columns):  # wide files have a column per model instead
         return _long(df, path.stem, catalog, path)
     return from_wide(df, path.stem, catalog, path, source=str(path))
 
