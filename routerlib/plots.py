@@ -6,9 +6,9 @@ import matplotlib.pyplot as plt
 from .metrics import TARGET_MIX
 
 
-def _axes(ax):
+def _axes(ax, size=(6, 3.5)):
     if ax is None:
-        fig, ax = plt.subplots(figsize=(6, 3.5))
+        fig, ax = plt.subplots(figsize=size)
     return ax.figure, ax
 
 
@@ -61,4 +61,27 @@ def plot_tier_costs(result, ax=None):
     ax.set_yscale("log")
     ax.margins(y=0.2)
     _title(ax, "Cost per request by tier (log scale)", result.summary["simulated"])
+    return fig
+
+
+TIER_COLOURS = {"cheap": "tab:green", "mid": "tab:orange", "expensive": "tab:red"}
+
+
+def plot_models(table, catalog=None, ax=None):
+    """Single models on the cost-quality plane, coloured by tier."""
+    fig, ax = _axes(ax, size=(8, 5))
+    info = table.describe(catalog)
+    per_1k = info["cost_usd_total"] / table.n_queries * 1000
+    order = {t: i for i, t in enumerate(TIER_COLOURS)}
+    for tier, group in sorted(info.groupby("tier"), key=lambda kv: order.get(kv[0], len(order))):
+        ax.scatter(per_1k[group.index], group["quality_mean"], label=tier, s=40,
+                   color=TIER_COLOURS.get(tier, "tab:gray"))
+    for model, row in info.iterrows():
+        ax.annotate(model.split("/")[-1], (per_1k[model], row["quality_mean"]), fontsize=7,
+                    xytext=(3, 3), textcoords="offset points")
+    ax.set_xscale("log")
+    ax.set_xlabel("$ per 1k requests (log scale)")
+    ax.set_ylabel("mean quality (normalised 0-1)")
+    ax.legend(title="tier")
+    _title(ax, f"{table.name}: single models", table.simulated)
     return fig

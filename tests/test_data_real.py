@@ -86,3 +86,16 @@ def test_data_cli_on_the_mirror(data_mirror, tmp_path, capsys):
     m = doc["models"]["gpt-4-1106-preview"]
     assert set(m) == {"tier", "quality_mean", "cost_usd_total", "n_missing"} and m["tier"] == "expensive"
     assert np.isclose(m["cost_usd_total"], 4.0040, atol=1e-3)
+
+
+def test_loading_benchmark_runs_and_reports(data_mirror, tmp_path):
+    import sys
+
+    from conftest import REPO
+    sys.path.insert(0, str(REPO / "benchmarks"))
+    import load_datasets
+    out = tmp_path / "bench.json"
+    load_datasets.main(["--data-dir", str(data_mirror), "--json", str(out)])
+    doc = json.loads(out.read_text())
+    assert set(doc["datasets"]) >= {"routellm-mmlu", "arena-bench", "routerbench-arc"}
+    assert doc["total_seconds"] > 0 and doc["peak_rss_mb"] > 0 and doc["machine"]["cores"] >= 1
