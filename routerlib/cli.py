@@ -100,8 +100,10 @@ def cmd_data(args) -> int:
         raise ValueError(f"data {args.action} needs a dataset name; see `python -m routerlib data list`")
     if args.action == "fetch":
         from .datasources import fetch
+        from .loaders.routerbench import HUB_FILES, fetch_full
         for name in args.names:
-            paths = fetch(datasets.get(name).files(), args.data_dir, download_missing=True)
+            paths = ([fetch_full(name, args.data_dir)] if name in HUB_FILES
+                     else fetch(datasets.get(name).files(), args.data_dir, download_missing=True))
             print(f"{name}: {len(paths)} file(s) ready")
         return 0
     for name in args.names:  # describe

@@ -195,3 +195,10 @@ def test_full_routerbench_pickle_from_the_data_dir_or_a_clear_error(tmp_path):
     df.to_pickle(tmp_path / HUB_REPO / "routerbench_0shot.pkl")
     t = datasets.load("routerbench-0shot", tmp_path)
     assert t.n_queries == 2 and t.wide("cost_usd")["m1"].tolist() == [0.1, 0.2]
+
+
+def test_fetch_of_the_full_routerbench_offline_says_how(tmp_path, capsys):
+    from routerlib.cli import main
+    assert main(["data", "fetch", "routerbench-5shot", "--data-dir", str(tmp_path)]) == 2
+    err = capsys.readouterr().err
+    assert "routerbench_5shot.pkl" in err and "Hugging Face hub" in err and "ROUTERLIB_DATA_DIR" in err

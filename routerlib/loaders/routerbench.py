@@ -107,12 +107,15 @@ def load_split(name: str, data_dir=None, catalog=None) -> OutcomeTable:
 def load_full(name: str, data_dir=None, catalog=None) -> OutcomeTable:
     """The full RouterBench pickle from the data dir, or from the Hugging Face hub where reachable."""
     catalog = catalog or Catalog.load()
-    filename = HUB_FILES[name]
-    local = resolve_data_dir(data_dir) / HUB_REPO / filename
-    if not local.is_file():
-        local = _hub_download(filename)
+    local = fetch_full(name, data_dir)
     df = read_table(local, ["prompt", "sample_id"])
     return from_wide(df, name, catalog, local, "RouterBench (withmartian/routerbench on the Hugging Face hub, MIT)")
+
+
+def fetch_full(name: str, data_dir=None) -> Path:
+    """The full RouterBench pickle: from the data dir, else from the Hugging Face hub."""
+    local = resolve_data_dir(data_dir) / HUB_REPO / HUB_FILES[name]
+    return local if local.is_file() else _hub_download(HUB_FILES[name])
 
 
 def _hub_download(filename: str) -> Path:
