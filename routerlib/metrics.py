@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
 import pandas as pd
 
 TARGET_MIX = {"cheap": (0.70, 0.80), "mid": (0.15, 0.25), "expensive": (0.02, 0.05)}
@@ -35,3 +36,81 @@ def in_target_band(mix: dict, band=None) -> dict:
 def finite_or_none(x):
     """JSON-safe number: NaN and infinities become None."""
     return None if x is None or (isinstance(x, float) and not math.isfinite(x)) else x
+
+
+# --- pair metrics, as RouteLLM defines them (routellm/evals/evaluate.py) ---
+
+def pair_curve(strong_score, weak_quality, strong_quality, num_results: int = 10) -> pd.DataFrame:
+    """RouteLLM's curve: thresholds at the score's quantile edges; strong model where score >= t (> t at the last)."""
+    score = np.asarray(strong_score, dtype=float)
+    qw, qs = np.asarray(weak_quality, dtype=float), np.asarray(strong_quality, dtype=float)
+    _, edges = pd.qcut(score, num_results, retbins=True, duplicates="drop")
+    rows = []
+    for i, t in enumerate(edges):
+        strong = score >= t if i != len(edges) - 1 else score > t
+        rows.append({"threshold": float(t), "strong_pct": 100 * strong.mean(),
+                     "quality": float(np.nanmean(np.where(strong, qs, qw)))})
+    return pd.DataFrame(rows)
+
+
+def apgr(strong_pct, quality, weak_quality: float, strong_quality: float) -> float:
+    """Average performance gap recovered: area under quality vs strong-call share, scaled so weak=0, strong=1."""
+    order = np.argsort(strong_pct, kind="stable")
+    x, y = np.asarray(strong_pct, float)[order] / 100, np.asarray(quality, float)[order]
+    area = np.trapezoid(y, x)
+    weak_area = np.trapezoid(np.full_like(x, weak_quality), x)
+    strong_area = np.trapezoid(np.full_like(x, strong_quality), x)
+    return float((area - weak_area) / (strong_area - weak_area))
+
+
+def cpt(strong_pct, quality, weak_quality: float, strong_quality: float, share: float) -> float:
+    """Call-performance threshold: % strong calls needed to recover `share` of the quality gap (interpolated)."""
+    order = np.argsort(strong_pct, kind="stable")
+    target = share * (strong_quality - weak_quality) + weak_quality
+    return float(np.interp(target, np.asarray(quality, float)[order], np.asarray(strong_pct, float)[order]))
+
+
+# --- any number of models, as RouterBench defines them (arXiv 2403.12031) ---
+
+def non_decreasing_convex_hull(cost, quality) -> np.ndarray:
+    """Upper convex hull of (cost, quality) points, cut where it would fall: points (m, 2), by cost."""
+    pts = np.unique(np.column_stack([np.asarray(cost, float), np.asarray(quality, float)]), axis=0)
+    pts = pts[np.lexsort((-pts[:, 1], pts[:, 0]))]
+    pts = pts[np.r_[True, pts[1:, 0] != pts[:-1, 0]]]  # best quality at each cost
+    hull = []
+    for p in pts:  # monotone chain, upper side
+        while len(hull) >= 2 and _turn(hull[-2], hull[-1], p) >= 0:
+            hull.pop()
+        hull.append(p)
+    hull = np.array(hull)
+    best = int(np.argmax(hull[:, 1]))
+    return hull[: best + 1]  # past the best point, spending more buys nothing
+
+
+def _turn(a, b, c) -> float:
+    """> 0 when a, b, c turn left (b lies under the segment a-c)."""
+    return (b[0] - a[0]) * (c[1] - a[1]) - (b[1] - a[1]) * (c[0] - a[0])
+
+
+def aiq(cost, quality, cost_range=None) -> float:
+    """Average improvement in quality: mean of the non-decreasing convex hull over a cost range.
+
+    The hull is flat beyond its ends (more budget can always buy the best point again). The range
+    defaults to the points' own; pass one range to compare routers fairly.
+    """
+    hull = non_decreasing_convex_hull(cost, quality)
+    lo, hi = cost_range or (float(np.min(cost)), float(np.max(cost)))
+    if hi <= lo:
+        return float(hull[-1, 1])
+    grid = np.union1d(np.clip(hull[:, 0], lo, hi), [lo, hi])
+    return float(np.trapezoid(np.interp(grid, hull[:, 0], hull[:, 1]), grid) / (hi - lo))
+
+
+def cost_at_quality(cost, quality, target: float) -> float | None:
+    """Least cost on the non-decreasing hull reaching `target` quality (linear mixing); None if out of reach."""
+    hull = non_decreasing_convex_hull(cost, quality)
+    if hull[-1, 1] < target:
+        return None
+    if hull[0, 1] >= target:
+        return float(hull[0, 0])
+    return float(np.interp(target, hull[:, 1], hull[:, 0]))

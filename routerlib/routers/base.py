@@ -4,6 +4,8 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
+import numpy as np
+
 from tqdm.auto import tqdm
 
 from ..catalog import CatalogError
@@ -51,3 +53,8 @@ class Router:
     def route_many(self, queries, progress: bool = False) -> list[Decision]:
         """Route every query, in order."""
         return [self.route(q) for q in tqdm(list(queries), desc=f"routing ({self.name})", disable=not progress)]
+
+
+def step_scores(tier_index, n_tiers: int) -> np.ndarray:
+    """Scores of a router that names one tier per query: 1 from that tier up, 0 below it."""
+    return (np.arange(n_tiers)[None, :] >= np.asarray(tier_index)[:, None]).astype(float)

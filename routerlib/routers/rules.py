@@ -3,8 +3,11 @@ from __future__ import annotations
 
 import re
 
+import numpy as np
+import pandas as pd
+
 from ..catalog import Catalog
-from .base import Decision, Router, place_tier
+from .base import Decision, Router, place_tier, step_scores
 
 # Checked in order; the first matching pattern names the task type.
 TASK_PATTERNS = [
@@ -60,3 +63,25 @@ class RuleRouter(Router):
 
     def __repr__(self):
         return f"RuleRouter({len(self.tier_map)} task types, default_tier={self.default_tier!r})"
+
+    def tier_scores(self, tt) -> np.ndarray:
+        """Scores over a TierTable's queries: 1 from the rule's tier up."""
+        return step_scores(self._tier_index(tt), len(tt.tiers))
+
+    def _tier_index(self, tt) -> np.ndarray:
+        tasks = tt.prompts.map(detect_task_type)
+        index = {t: i for i, t in enumerate(tt.tiers)}
+        return tasks.map(lambda task: index[place_tier(self.tier_map.get(task, self.default_tier), tt.catalog)]
+                         ).to_numpy()
+
+    def misroutes(self, tt, good_enough=None) -> pd.DataFrame:
+        """Queries whose rule tier differs from the oracle's: too cheap (quality lost) or too dear (money lost)."""
+        from ..replay import GOOD_ENOUGH
+        from .baselines import oracle_tiers
+        routed, oracle = self._tier_index(tt), oracle_tiers(tt, good_enough or GOOD_ENOUGH)
+        tiers = np.array(tt.tiers)
+        table = pd.DataFrame({"prompt": tt.prompts.str[:80].to_numpy(), "task_type": tt.prompts.map(detect_task_type).to_numpy(),
+                              "rule_tier": tiers[routed], "oracle_tier": tiers[oracle],
+                              "kind": np.where(routed < oracle, "under-routed", "over-routed")},
+                             index=tt.prompts.index)
+        return table[routed != oracle]

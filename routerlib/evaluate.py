@@ -1,0 +1,174 @@
+"""Vectorised evaluation: tier scores x recorded outcomes -> costs, quality, traffic mix, curves, calibration.
+
+A router scores each query with the chance that each tier is good enough (an n x K matrix, tiers
+cheap to expensive). A policy sends a query to the first tier whose score reaches its threshold,
+else to the last tier. Sweeping thresholds is a few array operations, never a loop over queries.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from .catalog import Catalog
+from .outcomes import OutcomeTable
+from .replay import GOOD_ENOUGH, dataset_catalog
+
+
+@dataclass
+class TierTable:
+    """Quality and cost of each tier's model on each query (n x K), with the prompts and answers."""
+
+    name: str
+    tiers: list
+    models: list
+    quality: np.ndarray
+    cost: np.ndarray
+    prompts: pd.Series
+    responses: np.ndarray
+    prompt_tokens: np.ndarray
+    simulated: bool = False
+    catalog: Catalog | None = None
+
+    @classmethod
+    def from_table(cls, table: OutcomeTable, catalog: Catalog | None = None) -> "TierTable":
+        """Use each tier's default model (by default: its best model on this table)."""
+        catalog = catalog or dataset_catalog(table)
+        tiers = list(catalog.tiers)
+        models = [catalog.tiers[t] for t in tiers]
+        cost = table.wide("cost_usd")[models].to_numpy(float)
+        if np.isnan(cost).any():
+            raise ValueError(f"{table.name}: some queries have no cost for {models}; drop them or price them")
+        return cls(table.name, tiers, models, table.wide("quality")[models].to_numpy(float), cost,
+                   table.queries["prompt"], table.wide("response")[models].to_numpy(object),
+                   table.wide("prompt_tokens")[models[0]].to_numpy(float), table.simulated, catalog)
+
+    @property
+    def n(self) -> int:
+        return len(self.prompts)
+
+    def take(self, index) -> "TierTable":
+        """Rows `index` (positions or a boolean mask): a split of the same table."""
+        idx = np.arange(self.n)[index]
+        return TierTable(self.name, self.tiers, self.models, self.quality[idx], self.cost[idx],
+                         self.prompts.iloc[idx], self.responses[idx], self.prompt_tokens[idx], self.simulated,
+                         self.catalog)
+
+    def good(self, good_enough: float = GOOD_ENOUGH) -> np.ndarray:
+        """n x K booleans: is this tier's answer good enough (missing quality counts as not)?"""
+        return np.nan_to_num(self.quality, nan=-1.0) >= good_enough
+
+    def __repr__(self):
+        return f"TierTable({self.name!r}, {self.n} queries, tiers={dict(zip(self.tiers, self.models))})"
+
+
+def split(table: OutcomeTable, test_share: float = 0.5, seed: int = 0):
+    """Train and test query ids: the dataset's own split where it has one, else a seeded random one."""
+    q = table.queries
+    if "split" in q and set(q["split"]) >= {"train", "test"}:
+        return q.index[q["split"] == "train"], q.index[q["split"] == "test"]
+    order = np.random.default_rng(seed).permutation(len(q))
+    cut = int(round(len(q) * (1 - test_share)))
+    return q.index[np.sort(order[:cut])], q.index[np.sort(order[cut:])]
+
+
+def assign(scores: np.ndarray, thresholds) -> np.ndarray:
+    """Tier index per query: the first tier whose score reaches its threshold, else the last."""
+    scores = np.asarray(scores, float)
+    k = scores.shape[1]
+    t = np.broadcast_to(np.asarray(thresholds, float), (k - 1,))
+    ok = np.column_stack([scores[:, :-1] >= t, np.ones(len(scores), bool)])
+    return ok.argmax(axis=1)
+
+
+def assign_many(scores: np.ndarray, thresholds) -> np.ndarray:
+    """assign() for many single thresholds at once: (T, n) tier indices."""
+    scores = np.asarray(scores, float)
+    t = np.asarray(thresholds, float)[:, None, None]
+    ok = scores[None, :, :-1] >= t
+    ok = np.concatenate([ok, np.ones(ok.shape[:2] + (1,), bool)], axis=2)
+    return ok.argmax(axis=2)
+
+
+def outcomes_of(tt: TierTable, assignments: np.ndarray, router_cost=0.0, cascade: bool = False) -> pd.DataFrame:
+    """Cost, quality and mix of (T, n) assignments; a cascade pays every tier up to the one that answers."""
+    a = np.atleast_2d(assignments)
+    rows = np.arange(tt.n)
+    paid = np.cumsum(tt.cost, axis=1) if cascade else tt.cost
+    extra = np.broadcast_to(np.asarray(router_cost, float), a.shape) if np.ndim(router_cost) == 2 else None
+    cost = paid[rows, a].sum(axis=1) + (extra.sum(axis=1) if extra is not None else np.sum(router_cost))
+    quality = np.nanmean(tt.quality[rows, a], axis=1)
+    mix = np.stack([(a == k).mean(axis=1) for k in range(len(tt.tiers))], axis=1)
+    out = pd.DataFrame({"cost_usd": cost, "cost_per_1k": cost / tt.n * 1000, "quality": quality})
+    for k, tier in enumerate(tt.tiers):
+        out[f"share_{tier}"] = mix[:, k]
+    if cascade:
+        out["escalation_rate"] = (a > 0).mean(axis=1)
+        out["calls_per_request"] = (a + 1).mean(axis=1)
+    return out
+
+
+def default_thresholds(scores: np.ndarray, n: int = 201) -> np.ndarray:
+    """Thresholds spanning the scores: their quantiles, plus one above all (everything escalates)."""
+    s = np.asarray(scores, float)[:, :-1].ravel()
+    qs = np.unique(np.quantile(s, np.linspace(0, 1, n - 1)))
+    return np.r_[qs, np.nextafter(s.max(), np.inf)]
+
+
+def sweep(tt: TierTable, scores: np.ndarray, thresholds=None, router_cost=0.0, cascade: bool = False) -> pd.DataFrame:
+    """The cost-quality curve of a router over thresholds (one threshold shared by every tier)."""
+    thresholds = default_thresholds(scores) if thresholds is None else np.asarray(thresholds, float)
+    curve = outcomes_of(tt, assign_many(scores, thresholds), router_cost, cascade)
+    curve.insert(0, "threshold", thresholds)
+    return curve
+
+
+def single_models(tt: TierTable) -> pd.DataFrame:
+    """Each tier's model answering every query."""
+    out = outcomes_of(tt, np.tile(np.arange(len(tt.tiers))[:, None], (1, tt.n)))
+    out.insert(0, "model", tt.models)
+    out.insert(0, "tier", tt.tiers)
+    return out
+
+
+# --- threshold calibration on the user's own traffic ---
+
+def calibrate_mix(scores: np.ndarray, target_mix) -> np.ndarray:
+    """Per-tier thresholds that send `target_mix` (shares, cheap first) of these queries to each tier."""
+    scores = np.asarray(scores, float)
+    target = np.asarray(list(target_mix.values()) if isinstance(target_mix, dict) else target_mix, float)
+    if target.shape != (scores.shape[1],) or (target < 0).any() or not np.isclose(target.sum(), 1):
+        raise ValueError(f"target mix must give {scores.shape[1]} shares (one per tier) that sum to 1, got {target}")
+    thresholds, left = [], np.ones(len(scores), bool)
+    for k in range(scores.shape[1] - 1):
+        want = target[k] * len(scores)  # queries for tier k, taken from those still unassigned
+        s = scores[left, k]
+        if want <= 0 or not len(s):
+            t = np.inf
+        else:
+            t = np.sort(s)[::-1][min(int(round(want)), len(s)) - 1] if want >= 1 else np.inf
+        thresholds.append(t)
+        left &= ~(scores[:, k] >= t)
+    return np.array(thresholds)
+
+
+def calibrate_budget(tt: TierTable, scores: np.ndarray, budget_per_1k: float, router_cost=0.0) -> dict:
+    """The best-quality single threshold whose cost per 1k requests stays within budget."""
+    curve = sweep(tt, scores, router_cost=router_cost)
+    ok = curve[curve["cost_per_1k"] <= budget_per_1k]
+    if ok.empty:
+        raise ValueError(f"no threshold fits ${budget_per_1k}/1k; the cheapest costs ${curve['cost_per_1k'].min():.4f}/1k")
+    return ok.sort_values(["quality", "cost_per_1k"], ascending=[False, True]).iloc[0].to_dict()
+
+
+def calibrate_quality(tt: TierTable, scores: np.ndarray, min_retained: float, router_cost=0.0) -> dict:
+    """The cheapest single threshold keeping `min_retained` of the best single model's quality."""
+    if not 0 < min_retained <= 1:
+        raise ValueError(f"min_retained must be in (0, 1], got {min_retained}")
+    target = min_retained * single_models(tt)["quality"].max()
+    curve = sweep(tt, scores, router_cost=router_cost)
+    ok = curve[curve["quality"] >= target]
+    if ok.empty:
+        raise ValueError(f"no threshold keeps {min_retained:.0%} of the best quality ({target:.3f})")
+    return ok.sort_values("cost_per_1k").iloc[0].to_dict()

@@ -1,0 +1,94 @@
+"""Classifier router: TF-IDF and text statistics -> logistic regression per tier (scikit-learn style)."""
+from __future__ import annotations
+
+import re
+
+import numpy as np
+from scipy import sparse
+from sklearn.feature_extraction.text import TfidfVectorizer
+from sklearn.linear_model import LogisticRegression
+from sklearn.preprocessing import StandardScaler
+
+from ..replay import GOOD_ENOUGH
+from .base import Decision, Router
+
+
+def text_stats(texts) -> np.ndarray:
+    """Simple per-text numbers: log length, words, lines, digits share, code, maths and question marks."""
+    rows = []
+    for t in texts:
+        n = max(len(t), 1)
+        rows.append([np.log1p(len(t)), np.log1p(len(t.split())), np.log1p(t.count("\n")),
+                     sum(c.isdigit() for c in t) / n, float("```" in t or "def " in t),
+                     len(re.findall(r"[=+*/^<>]", t)) / n, float(t.count("?"))])
+    return np.array(rows, dtype=float)
+
+
+class ClassifierRouter(Router):
+    """Predicts, per query, the chance each tier is good enough; learns from an outcome table.
+
+    Parameters are stored as given; fit() learns `vectorizer_`, `scaler_`, `models_` (one per tier
+    but the last, which is always the fallback) and `base_rates_`.
+    """
+
+    name = "classifier"
+
+    def __init__(self, good_enough: float = GOOD_ENOUGH, C: float = 1.0, max_features: int = 20000,
+                 use_stats: bool = True, embedder=None):
+        self.good_enough = good_enough
+        self.C = C
+        self.max_features = max_features
+        self.use_stats = use_stats
+        self.embedder = embedder  # optional: texts -> 2-D array of sentence embeddings
+
+    def _features(self, texts, fit: bool = False):
+        texts = [str(t) for t in texts]
+        parts = [self.vectorizer_.fit_transform(texts) if fit else self.vectorizer_.transform(texts)]
+        if self.use_stats:
+            stats = text_stats(texts)
+            parts.append(sparse.csr_matrix(self.scaler_.fit_transform(stats) if fit else self.scaler_.transform(stats)))
+        if self.embedder is not None:
+            parts.append(sparse.csr_matrix(np.asarray(self.embedder(texts), float)))
+        return sparse.hstack(parts).tocsr()
+
+    def fit(self, tt, y=None):
+        """Learn from a TierTable: label k = tier k's answer was good enough."""
+        self.vectorizer_ = TfidfVectorizer(ngram_range=(1, 2), min_df=2, max_features=self.max_features,
+                                           sublinear_tf=True)
+        self.scaler_ = StandardScaler()
+        X = self._features(tt.prompts, fit=True)
+        good = tt.good(self.good_enough)
+        self.tiers_, self.tier_models_ = list(tt.tiers), list(tt.models)
+        self.base_rates_ = good.mean(axis=0)
+        self.models_ = []
+        for k in range(len(self.tiers_) - 1):
+            y_k = good[:, k]
+            model = None
+            if 0 < y_k.sum() < len(y_k):
+                model = LogisticRegression(C=self.C, max_iter=2000).fit(X, y_k)
+            self.models_.append(model)
+        return self
+
+    def predict_proba(self, texts) -> np.ndarray:
+        """n x K: chance each tier is good enough (the last tier is the fallback: 1)."""
+        if not hasattr(self, "models_"):
+            raise RuntimeError("ClassifierRouter is not fitted; call fit(train_table) first")
+        X = self._features(texts)
+        cols = [m.predict_proba(X)[:, 1] if m is not None else np.full(X.shape[0], self.base_rates_[k])
+                for k, m in enumerate(self.models_)]
+        return np.column_stack(cols + [np.ones(X.shape[0])])
+
+    def tier_scores(self, tt) -> np.ndarray:
+        return self.predict_proba(tt.prompts)
+
+    def route(self, query, threshold: float = 0.5) -> Decision:
+        """One live decision: the first tier whose chance reaches `threshold`."""
+        p = self.predict_proba([query.text])[0]
+        k = int(np.argmax(np.r_[p[:-1] >= threshold, True]))
+        tier = self.tiers_[k]
+        return Decision(query.id, tier, self.tier_models_[k], score=float(p[k]))
+
+    def __repr__(self):
+        fitted = f", fitted on {len(self.tiers_)} tiers" if hasattr(self, "models_") else ""
+        return (f"ClassifierRouter(good_enough={self.good_enough:.3f}, C={self.C}, max_features={self.max_features}, "
+                f"use_stats={self.use_stats}, embedder={'yes' if self.embedder else None}{fitted})")
