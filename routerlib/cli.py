@@ -125,6 +125,34 @@ def cmd_data(args) -> int:
     return 0
 
 
+def cmd_evaluate(args) -> int:
+    from . import datasets
+    from .strategies import evaluate_router, make_router
+
+    if args.json:
+        ensure_writable(args.json)
+    table = datasets.load(args.dataset, args.data_dir)
+    result = evaluate_router(table, args.router, seed=args.seed, test_share=args.test_share,
+                             router_accuracy=args.router_accuracy)
+    m = result.metrics
+    tag = " [SIMULATED: " + result.notes["simulated"] + "]" if result.notes.get("simulated") else ""
+    print(f"{args.router} on {table.name}: fitted on {result.n_train} queries, tested on {result.n_test}{tag}")
+    print(f"tiers: {dict(zip(result.tiers, result.models))}")
+    print(result.singles.set_index("tier").round(4).to_string())
+    rows = [("APGR (cheapest vs dearest tier)", m["apgr"]), ("CPT(50%) strong calls %", m["cpt50"]),
+            ("CPT(80%) strong calls %", m["cpt80"]), ("AIQ (quality averaged over the cost range)", m["aiq"]),
+            (f"$ per 1k requests at 95% of best quality", m["cost_per_1k_at_95pct_best"]),
+            ("all-expensive $ per 1k requests", m["all_expensive_cost_per_1k"]),
+            ("savings factor at 95% of best quality", m["savings_factor_at_95pct_best"]),
+            ("router overhead $ per 1k requests", m["router_cost_per_1k"]),
+            ("at threshold 0.5: $ per 1k", m["at_0.5_cost_per_1k"]), ("at threshold 0.5: quality", m["at_0.5_quality"])]
+    print("\n".join(f"{k:<46} {'n/a' if v != v else f'{v:.4f}'}" for k, v in rows))
+    if args.json:
+        write_json(args.json, result.to_json())
+        print(f"wrote {args.json}")
+    return 0
+
+
 def _num(x):
     return None if x != x else float(x)  # NaN -> None
 
@@ -162,6 +190,18 @@ def build_parser() -> argparse.ArgumentParser:
     mo.add_argument("--json", action="store_true", help="print JSON")
     mo.add_argument("--catalog", help="JSON file adding or overriding models")
     mo.set_defaults(func=cmd_models)
+
+    from .strategies import ROUTER_NAMES
+    ev = sub.add_parser("evaluate", help="a routing strategy's curve and metrics on recorded outcomes")
+    ev.add_argument("--dataset", required=True, help="dataset name (see `data list`) or a CSV/Parquet outcome file")
+    ev.add_argument("--router", required=True, choices=ROUTER_NAMES)
+    ev.add_argument("--seed", type=int, default=0, help="seed of the train/test split and of random parts")
+    ev.add_argument("--test-share", type=float, default=0.5, help="share of queries held out (if no split given)")
+    ev.add_argument("--router-accuracy", type=_accuracy, default=DEFAULT_ROUTER_ACCURACY,
+                    help="llm router: chance the simulated rating is right")
+    ev.add_argument("--data-dir", help="data mirror (default: ROUTERLIB_DATA_DIR, else the cache)")
+    ev.add_argument("--json", help="write curve and metrics to this JSON file")
+    ev.set_defaults(func=cmd_evaluate)
 
     da = sub.add_parser("data", help="recorded datasets: list, fetch, verify, describe")
     da.add_argument("action", choices=["list", "fetch", "verify", "describe"])

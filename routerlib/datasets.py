@@ -14,6 +14,13 @@ from .loaders.user import load_user_file
 from .outcomes import OutcomeTable
 
 
+class UnknownDatasetError(KeyError):
+    """A dataset name that is not registered."""
+
+    def __str__(self):
+        return self.args[0]
+
+
 @dataclass(frozen=True)
 class Dataset:
     """A named recorded dataset: its files (mirror names) and its loader."""
@@ -50,7 +57,7 @@ def get(name: str) -> Dataset:
     try:
         return DATASETS[name]
     except KeyError:
-        raise KeyError(f"unknown dataset {name!r}; known: {', '.join(DATASETS)} "
+        raise UnknownDatasetError(f"unknown dataset {name!r}; known: {', '.join(DATASETS)} "
                        "(or give the path of a CSV/Parquet outcome file)") from None
 
 

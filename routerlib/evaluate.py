@@ -91,18 +91,23 @@ def assign_many(scores: np.ndarray, thresholds) -> np.ndarray:
     return ok.argmax(axis=2)
 
 
-def outcomes_of(tt: TierTable, assignments: np.ndarray, router_cost=0.0, cascade: bool = False) -> pd.DataFrame:
-    """Cost, quality and mix of (T, n) assignments; a cascade pays every tier up to the one that answers."""
+def outcomes_of(tt: TierTable, assignments: np.ndarray, router_cost=0.0, check_cost=None,
+                cascade: bool = False) -> pd.DataFrame:
+    """Cost, quality and mix of (T, n) assignments.
+
+    router_cost: USD per query (or in all) spent deciding. A cascade pays every tier up to the one
+    that answers, plus check_cost (n x K) for scoring each answer it looked at.
+    """
     a = np.atleast_2d(assignments)
     rows = np.arange(tt.n)
     paid = np.cumsum(tt.cost, axis=1) if cascade else tt.cost
-    extra = np.broadcast_to(np.asarray(router_cost, float), a.shape) if np.ndim(router_cost) == 2 else None
-    cost = paid[rows, a].sum(axis=1) + (extra.sum(axis=1) if extra is not None else np.sum(router_cost))
+    cost = paid[rows, a].sum(axis=1) + np.sum(router_cost)
+    if check_cost is not None:
+        cost = cost + np.cumsum(check_cost, axis=1)[rows, a].sum(axis=1)
     quality = np.nanmean(tt.quality[rows, a], axis=1)
-    mix = np.stack([(a == k).mean(axis=1) for k in range(len(tt.tiers))], axis=1)
     out = pd.DataFrame({"cost_usd": cost, "cost_per_1k": cost / tt.n * 1000, "quality": quality})
     for k, tier in enumerate(tt.tiers):
-        out[f"share_{tier}"] = mix[:, k]
+        out[f"share_{tier}"] = (a == k).mean(axis=1)
     if cascade:
         out["escalation_rate"] = (a > 0).mean(axis=1)
         out["calls_per_request"] = (a + 1).mean(axis=1)
@@ -116,10 +121,11 @@ def default_thresholds(scores: np.ndarray, n: int = 201) -> np.ndarray:
     return np.r_[qs, np.nextafter(s.max(), np.inf)]
 
 
-def sweep(tt: TierTable, scores: np.ndarray, thresholds=None, router_cost=0.0, cascade: bool = False) -> pd.DataFrame:
+def sweep(tt: TierTable, scores: np.ndarray, thresholds=None, router_cost=0.0, check_cost=None,
+          cascade: bool = False) -> pd.DataFrame:
     """The cost-quality curve of a router over thresholds (one threshold shared by every tier)."""
     thresholds = default_thresholds(scores) if thresholds is None else np.asarray(thresholds, float)
-    curve = outcomes_of(tt, assign_many(scores, thresholds), router_cost, cascade)
+    curve = outcomes_of(tt, assign_many(scores, thresholds), router_cost, check_cost, cascade)
     curve.insert(0, "threshold", thresholds)
     return curve
 

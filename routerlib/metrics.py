@@ -41,10 +41,17 @@ def finite_or_none(x):
 # --- pair metrics, as RouteLLM defines them (routellm/evals/evaluate.py) ---
 
 def pair_curve(strong_score, weak_quality, strong_quality, num_results: int = 10) -> pd.DataFrame:
-    """RouteLLM's curve: thresholds at the score's quantile edges; strong model where score >= t (> t at the last)."""
+    """RouteLLM's curve: thresholds at the score's quantile edges; strong model where score >= t (> t at the last).
+
+    Where a router has no more distinct scores than bins (a rule, a rating), every distinct score
+    is a threshold instead, so its operating point lies on the curve.
+    """
     score = np.asarray(strong_score, dtype=float)
     qw, qs = np.asarray(weak_quality, dtype=float), np.asarray(strong_quality, dtype=float)
     _, edges = pd.qcut(score, num_results, retbins=True, duplicates="drop")
+    distinct = np.unique(score[np.isfinite(score)])
+    if len(distinct) <= num_results:  # a router with few distinct scores: each one is a threshold
+        edges = np.r_[distinct, distinct[-1]]
     rows = []
     for i, t in enumerate(edges):
         strong = score >= t if i != len(edges) - 1 else score > t

@@ -4,9 +4,11 @@ from __future__ import annotations
 import json
 import re
 
+import numpy as np
+
 from ..backends import Request
 from ..catalog import Catalog
-from .base import Decision, Router, place_tier
+from .base import Decision, Router, place_tier, step_scores
 
 ROUTER_PROMPT = (
     "You route user requests to language models of different strength and price. Rate how hard the "
@@ -48,14 +50,17 @@ class LLMRouter(Router):
     name = "llm"
 
     def __init__(self, backend, router_model=None, labels=None, fallback_tier="expensive",
-                 catalog=None, prompt=ROUTER_PROMPT):
+                 catalog=None, prompt=ROUTER_PROMPT, cache=True):
         self.backend = backend
         self.catalog = catalog or getattr(backend, "catalog", None) or Catalog.load()
         self.router_model = router_model or self.catalog.tier_model(next(iter(self.catalog.tiers))).name
         self.labels = {label: place_tier(t, self.catalog) for label, t in (labels or DEFAULT_LABELS).items()}
         self.fallback_tier = place_tier(fallback_tier, self.catalog)
         self.prompt = prompt
+        self.cache = cache
         self.catalog.get(self.router_model)
+        self._decisions: dict = {}  # normalised query text -> (tier, model)
+        self.cache_hits = self.cache_misses = 0
 
     def request(self, query) -> Request:
         """The rating call for one query."""
@@ -75,13 +80,66 @@ class LLMRouter(Router):
                         router_error=error)
 
     def route(self, query) -> Decision:
-        return self.decide(query, self.backend.complete(self.request(query)))
+        return self.route_many([query])[0]
 
     def route_many(self, queries, progress: bool = False) -> list[Decision]:
+        """Rate each distinct query once; repeats (same normalised text) reuse the cached decision."""
         queries = list(queries)
-        done = self.backend.complete_many([self.request(q) for q in queries], progress=progress, desc="routing (llm)")
-        return [self.decide(q, c) for q, c in zip(queries, done)]
+        keys = [normalise(q.text) for q in queries]
+        fresh = {}
+        for q, key in zip(queries, keys):
+            if not (self.cache and key in self._decisions) and key not in fresh:
+                fresh[key] = q
+        done = self.backend.complete_many([self.request(q) for q in fresh.values()], progress=progress,
+                                          desc="routing (llm)")
+        made = {key: self.decide(q, c) for (key, q), c in zip(fresh.items(), done)}
+        out = []
+        for q, key in zip(queries, keys):
+            if key in made and made[key].query_id == q.id:
+                d = made[key]
+                self.cache_misses += 1
+                if self.cache and d.router_error is None:
+                    self._decisions[key] = (d.tier, d.model)
+            else:  # a repeat: the decision is reused, nothing is paid
+                tier, model = self._decisions.get(key) or (made[key].tier, made[key].model)
+                d = Decision(q.id, tier, model)
+                self.cache_hits += 1
+            out.append(d)
+        return out
+
+    def cache_info(self) -> dict:
+        """Decision-cache hits, misses and hit rate so far."""
+        total = self.cache_hits + self.cache_misses
+        return {"hits": self.cache_hits, "misses": self.cache_misses, "size": len(self._decisions),
+                "hit_rate": self.cache_hits / total if total else 0.0}
+
+    def scores_and_cost(self, tt, difficulty: dict | None = None):
+        """Rate a TierTable's queries; scores are the rated tier's step, cost is each rating call's.
+
+        `difficulty` (query id -> easy/medium/hard) is what a simulated rater is right about; by
+        default it is derived from the outcomes (the cheapest good-enough tier).
+        """
+        from ..queries import Query
+        from .baselines import oracle_tiers
+        if difficulty is None:
+            names = difficulty_names(len(tt.tiers))
+            difficulty = dict(zip(tt.prompts.index, np.array(names)[oracle_tiers(tt)]))
+        queries = [Query(str(qid), text, difficulty=difficulty.get(qid)) for qid, text in tt.prompts.items()]
+        decisions = self.route_many(queries)
+        index = {t: i for i, t in enumerate(tt.tiers)}
+        tiers = np.array([index[place_tier(d.tier, tt.catalog)] for d in decisions])
+        return step_scores(tiers, len(tt.tiers)), np.array([d.router_cost_usd for d in decisions])
 
     def __repr__(self):
         return (f"LLMRouter(router_model={self.router_model!r}, labels={self.labels}, "
-                f"fallback_tier={self.fallback_tier!r}, backend={type(self.backend).__name__})")
+                f"fallback_tier={self.fallback_tier!r}, cache={self.cache}, backend={type(self.backend).__name__})")
+
+
+def normalise(text: str) -> str:
+    """Cache key of a query: lower case, single spaces."""
+    return " ".join(text.lower().split())
+
+
+def difficulty_names(n_tiers: int) -> list:
+    """Difficulty label of each tier position: easy, medium, hard (two tiers: easy, hard)."""
+    return {1: ["easy"], 2: ["easy", "hard"]}.get(n_tiers, ["easy"] + ["medium"] * (n_tiers - 2) + ["hard"])

@@ -1,0 +1,164 @@
+"""Run any routing strategy on an outcome table: fit on a train split, sweep and score on the test split."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+
+from .evaluate import TierTable, single_models, split, sweep
+from .metrics import aiq, apgr, cost_at_quality, cpt, pair_curve
+from .outcomes import OutcomeTable
+from .routers.baselines import AlwaysRouter, OracleRouter, RandomRouter
+from .routers.cascade import CascadeRouter, HeuristicScorer, JudgeScorer, VerifierScorer
+from .routers.classifier import ClassifierRouter
+from .routers.llm_router import LLMRouter
+from .routers.rules import RuleRouter
+from .simulated import DEFAULT_ROUTER_ACCURACY, SimulatedBackend
+
+ROUTER_NAMES = ("random", "oracle", "rules", "classifier", "cascade", "cascade-verifier", "cascade-judge", "llm",
+                "always-cheap", "always-mid", "always-expensive")
+QUALITY_TARGET = 0.95  # share of the best single model's quality for the cost-at-quality figure
+
+
+def make_router(name: str, tt: TierTable, seed: int = 0, router_accuracy: float = DEFAULT_ROUTER_ACCURACY):
+    """A router by name, ready to score a TierTable's queries (learned ones still need fit())."""
+    if name == "random":
+        return RandomRouter(seed)
+    if name == "oracle":
+        return OracleRouter(seed=seed)
+    if name == "rules":
+        return RuleRouter(catalog=tt.catalog)
+    if name == "classifier":
+        return ClassifierRouter()
+    if name == "cascade":
+        return CascadeRouter(HeuristicScorer())
+    if name == "cascade-verifier":
+        return CascadeRouter(VerifierScorer())
+    if name == "cascade-judge":
+        return CascadeRouter(JudgeScorer(seed=seed))
+    if name == "llm":
+        backend = SimulatedBackend(tt.catalog, seed=seed, router_accuracy=router_accuracy)
+        return LLMRouter(backend, catalog=tt.catalog)
+    if name.startswith("always-"):
+        return AlwaysRouter(name[len("always-"):])
+    raise ValueError(f"unknown router {name!r}; choose one of {', '.join(ROUTER_NAMES)}")
+
+
+@dataclass
+class Evaluation:
+    """A router's curve and metrics on held-out queries."""
+
+    dataset: str
+    router: str
+    curve: pd.DataFrame
+    metrics: dict
+    singles: pd.DataFrame
+    tiers: list
+    models: list
+    n_train: int
+    n_test: int
+    simulated: bool
+    notes: dict = field(default_factory=dict)
+
+    def to_json(self) -> dict:
+        mix_cols = [f"share_{t}" for t in self.tiers]
+        curve = [{"threshold": _num(r["threshold"]), "cost_usd": _num(r["cost_usd"]), "quality": _num(r["quality"]),
+                  "traffic_mix": {t: _num(r[c]) for t, c in zip(self.tiers, mix_cols)}}
+                 for _, r in self.curve.iterrows()]
+        return {"dataset": self.dataset, "router": self.router, "n_queries": self.n_test,
+                "split": {"train": self.n_train, "test": self.n_test}, "models": dict(zip(self.tiers, self.models)),
+                "simulated": self.simulated, "curve": curve,
+                "metrics": {k: _num(v) for k, v in self.metrics.items()},
+                "strong_quality": self.metrics["strong_quality"], "weak_quality": self.metrics["weak_quality"],
+                "notes": self.notes}
+
+    def __repr__(self):
+        m = self.metrics
+        return (f"Evaluation({self.router} on {self.dataset}: APGR={m['apgr']:.3f}, AIQ={m['aiq']:.3f}, "
+                f"{self.n_test} test queries)")
+
+
+def _num(x):
+    return None if x is None or (isinstance(x, float) and not np.isfinite(x)) else float(x)
+
+
+def scores_of(router, tt: TierTable):
+    """(scores, router cost per query, check cost n x K or None, is it a cascade)."""
+    if isinstance(router, CascadeRouter):
+        return router.tier_scores(tt), 0.0, router.check_cost(tt), True
+    if isinstance(router, LLMRouter):
+        scores, cost = router.scores_and_cost(tt)
+        return scores, cost, None, False
+    return router.tier_scores(tt), 0.0, None, False
+
+
+def evaluate_router(table: OutcomeTable, name: str, seed: int = 0, test_share: float = 0.5,
+                    router_accuracy: float = DEFAULT_ROUTER_ACCURACY, tt: TierTable | None = None) -> Evaluation:
+    """Fit on the train split (learned routers), then sweep thresholds on the test split."""
+    tt = tt or TierTable.from_table(table)
+    train_ids, test_ids = split(table, test_share, seed)
+    pos = pd.Series(np.arange(tt.n), index=tt.prompts.index)
+    train, test = tt.take(pos[train_ids].to_numpy()), tt.take(pos[test_ids].to_numpy())
+    router = make_router(name, tt, seed, router_accuracy)
+    if hasattr(router, "fit"):
+        router.fit(train)
+    scores, router_cost, check_cost, cascade = scores_of(router, test)
+    curve = sweep(test, scores, router_cost=router_cost, check_cost=check_cost, cascade=cascade)
+    singles = single_models(test)
+    metrics = curve_metrics(test, scores, curve, singles)
+    metrics["router_cost_per_1k"] = float(np.sum(router_cost)) / test.n * 1000
+    at_half = sweep(test, scores, [0.5], router_cost, check_cost, cascade).iloc[0]
+    metrics.update({f"at_0.5_{k}": float(v) for k, v in at_half.items() if k != "threshold"})
+    simulated = table.simulated or name in ("llm", "cascade-judge")
+    notes = {"router": repr(router), "good_enough": "normalised quality >= 7/9 (correct, or judge score 8+)"}
+    if simulated and not table.simulated:
+        notes["simulated"] = ("LLM ratings simulated against the outcome-derived difficulty" if name == "llm"
+                              else "judge verdicts simulated against the recorded quality")
+    if isinstance(router, LLMRouter):
+        notes["decision_cache"] = router.cache_info()
+    return Evaluation(table.name, name, curve, metrics, singles, test.tiers, test.models, train.n, test.n,
+                      simulated, notes)
+
+
+def curve_metrics(tt: TierTable, scores: np.ndarray, curve: pd.DataFrame, singles: pd.DataFrame) -> dict:
+    """Pair metrics (cheapest vs dearest tier, RouteLLM), AIQ and cost at 95% quality (RouterBench)."""
+    weak, strong = float(np.nanmean(tt.quality[:, 0])), float(np.nanmean(tt.quality[:, -1]))
+    pair = _pair_points(tt, scores)
+    gap = strong - weak
+    best = float(singles["quality"].max())
+    cost_range = (float(singles["cost_per_1k"].min()), float(singles["cost_per_1k"].max()))
+    at95 = cost_at_quality(curve["cost_per_1k"], curve["quality"], QUALITY_TARGET * best)
+    all_top = float(singles["cost_per_1k"].iloc[-1])
+    return {
+        "weak_quality": weak, "strong_quality": strong, "best_single_quality": best,
+        "apgr": apgr(pair["strong_pct"], pair["quality"], weak, strong) if gap else float("nan"),
+        "cpt50": cpt(pair["strong_pct"], pair["quality"], weak, strong, 0.5) if gap else float("nan"),
+        "cpt80": cpt(pair["strong_pct"], pair["quality"], weak, strong, 0.8) if gap else float("nan"),
+        "aiq": aiq(curve["cost_per_1k"], curve["quality"], cost_range),
+        "cost_per_1k_at_95pct_best": at95 if at95 is not None else float("nan"),
+        "all_expensive_cost_per_1k": all_top,
+        "savings_factor_at_95pct_best": all_top / at95 if at95 else float("nan"),
+    }
+
+
+def _pair_points(tt: TierTable, scores: np.ndarray) -> pd.DataFrame:
+    """RouteLLM's curve for the cheapest and dearest tier: strong-call share against quality."""
+    strong_score = 1.0 - np.asarray(scores, float)[:, 0]
+    return pair_curve(strong_score, tt.quality[:, 0], tt.quality[:, -1])
+
+
+def compare(table: OutcomeTable, names=ROUTER_NAMES, seed: int = 0, **kw) -> pd.DataFrame:
+    """Every named router's headline metrics on the same split."""
+    tt = TierTable.from_table(table)
+    rows = []
+    for name in names:
+        if name.startswith("always-") and name[len("always-"):] not in tt.tiers:
+            continue
+        e = evaluate_router(table, name, seed, tt=tt, **kw)
+        rows.append({"router": name, **{k: e.metrics[k] for k in (
+            "apgr", "cpt50", "cpt80", "aiq", "cost_per_1k_at_95pct_best", "savings_factor_at_95pct_best",
+            "router_cost_per_1k")}, "simulated": e.simulated})
+    return pd.DataFrame(rows).set_index("router")
+
+
