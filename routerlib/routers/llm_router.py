@@ -85,7 +85,7 @@ class LLMRouter(Router):
     def route_many(self, queries, progress: bool = False) -> list[Decision]:
         """Rate each distinct query once; repeats (same normalised text) reuse the cached decision."""
         queries = list(queries)
-        keys = [normalise(q.text) for q in queries]
+        keys = [normalise(q.text) if self.cache else f"{i}\0{q.text}" for i, q in enumerate(queries)]
         fresh = {}
         for q, key in zip(queries, keys):
             if not (self.cache and key in self._decisions) and key not in fresh:

@@ -1,0 +1,156 @@
+"""The four strategies and the baselines on real recorded data (the mirror), and their unit behaviour."""
+import json
+
+import numpy as np
+import pytest
+
+from routerlib import datasets
+from routerlib.cli import main
+from routerlib.evaluate import TierTable, assign, calibrate_mix, split
+from routerlib.queries import Query, load_queries
+from routerlib.routers.cascade import CascadeRouter, HeuristicScorer, JudgeScorer, VerifierScorer
+from routerlib.routers.classifier import ClassifierRouter
+from routerlib.routers.llm_router import LLMRouter
+from routerlib.simulated import SimulatedBackend
+from routerlib.strategies import compare, evaluate_router
+
+ROUTELLM = ["routellm-mmlu", "routellm-gsm8k", "routellm-mtbench"]
+LEARNED = ["rules", "classifier", "cascade", "cascade-verifier"]
+
+
+@pytest.fixture(scope="module")
+def tables():
+    from conftest import mirror_dir
+    if mirror_dir() is None:
+        pytest.skip("data mirror not present (set ROUTERLIB_DATA_DIR)")
+    cache = {}
+
+    def get(name):
+        if name not in cache:
+            cache[name] = datasets.load(name, mirror_dir())
+        return cache[name]
+    return get
+
+
+@pytest.mark.parametrize("name", ROUTELLM)
+def test_random_router_recovers_about_half_the_gap(tables, name):
+    assert 0.45 <= evaluate_router(tables(name), "random").metrics["apgr"] <= 0.55
+
+
+@pytest.mark.parametrize("name", ROUTELLM + ["arena-bench"])
+def test_classifier_beats_random_on_held_out_queries(tables, name):
+    clf = evaluate_router(tables(name), "classifier").metrics["apgr"]
+    rnd = evaluate_router(tables(name), "random").metrics["apgr"]
+    assert clf > rnd, f"{name}: classifier APGR {clf:.3f} vs random {rnd:.3f}"
+
+
+@pytest.mark.parametrize("name", ROUTELLM + ["arena-bench"])
+def test_oracle_is_above_every_learned_router(tables, name):
+    oracle = evaluate_router(tables(name), "oracle").metrics
+    for router in LEARNED:
+        m = evaluate_router(tables(name), router).metrics
+        assert oracle["apgr"] > m["apgr"] and oracle["aiq"] >= m["aiq"], router
+
+
+@pytest.mark.parametrize("name", ["arena-bench", "routerbench-arc"])
+def test_three_tier_cost_at_95pct_quality_for_every_strategy(tables, name):
+    table = compare(tables(name), names=["random", "oracle", "rules", "classifier", "cascade", "cascade-verifier",
+                                         "cascade-judge", "llm", "always-expensive"])
+    tt = TierTable.from_table(tables(name))
+    assert len(tt.tiers) == 3
+    at95 = table["cost_per_1k_at_95pct_best"]
+    assert at95.notna().all() and (at95 > 0).all()
+    assert at95["oracle"] <= at95.drop("oracle").min() + 1e-9  # nothing reaches 95% cheaper than the oracle
+    assert table.loc[["llm", "cascade-judge"], "simulated"].all() and not table.loc["classifier", "simulated"]
+
+
+@pytest.mark.parametrize("name", ["arena-bench", "routellm-gsm8k"])
+def test_mix_calibrated_on_one_half_holds_on_the_other(tables, name):
+    table = tables(name)
+    tt = TierTable.from_table(table)
+    first, second = split(table, 0.5, seed=1)
+    pos = {q: i for i, q in enumerate(table.queries.index)}
+    a, b = tt.take([pos[q] for q in first]), tt.take([pos[q] for q in second])
+    router = ClassifierRouter().fit(tt.take([pos[q] for q in split(table, 0.5, seed=2)[0]]))
+    target = [0.75, 0.20, 0.05] if len(tt.tiers) == 3 else [0.7, 0.3]
+    thresholds = calibrate_mix(router.tier_scores(a), target)
+    mix = np.bincount(assign(router.tier_scores(b), thresholds), minlength=len(target)) / b.n
+    assert np.all(np.abs(mix - target) <= 0.05), f"target {target}, got {mix.round(3)}"
+
+
+def test_evaluate_cli_writes_the_documented_json(tables, tmp_path, capsys):
+    from conftest import mirror_dir
+    out = tmp_path / "ev.json"
+    assert main(["evaluate", "--dataset", "routellm-gsm8k", "--router", "classifier", "--data-dir",
+                 str(mirror_dir()), "--json", str(out)]) == 0
+    doc = json.loads(out.read_text())
+    assert {"dataset", "router", "n_queries", "models", "curve", "metrics", "strong_quality", "weak_quality"} <= set(doc)
+    assert {"apgr", "cpt50", "cpt80", "aiq"} <= set(doc["metrics"])
+    point = doc["curve"][0]
+    assert set(point) == {"threshold", "cost_usd", "quality", "traffic_mix"}
+    assert set(point["traffic_mix"]) == {"cheap", "expensive"}
+    assert doc["n_queries"] == doc["split"]["test"] and doc["split"]["train"] + doc["n_queries"] == 1307
+    assert "APGR" in capsys.readouterr().out
+
+
+def test_classifier_follows_scikit_learn_conventions():
+    router = ClassifierRouter(C=0.5)
+    assert router.C == 0.5 and not hasattr(router, "models_")
+    with pytest.raises(RuntimeError, match="not fitted"):
+        router.predict_proba(["hello"])
+    from test_evaluate import synthetic
+    tt = synthetic(200)
+    tt.prompts[:] = [("prove " if q[-1] == 0 else "list ") + f"item {i}" for i, q in enumerate(tt.quality)]
+    assert router.fit(tt) is router and len(router.models_) == 2 and hasattr(router, "vectorizer_")
+    p = router.predict_proba(["prove item 5", "list item 5"])
+    assert p.shape == (2, 3) and (p[:, -1] == 1).all() and p[0, 0] < p[1, 0]
+    assert "fitted on 3 tiers" in repr(router)
+    d = router.route(Query("x", "list item 7"))
+    assert d.tier == "cheap" and d.model == "gpt-4o-mini"
+
+
+def test_classifier_takes_an_embedder():
+    from test_evaluate import synthetic
+    tt = synthetic(100)
+    router = ClassifierRouter(embedder=lambda texts: np.array([[len(t), t.count("1")] for t in texts], float))
+    assert router.fit(tt).predict_proba(["query 3"]).shape == (1, 3)
+
+
+@pytest.mark.parametrize("answer, low", [
+    ("", True), ("I'm sorry, I can't help with that.", True), ("I'm not sure, it might be 4.", True),
+    ("The answer is 4.", False)])
+def test_heuristic_scorer(answer, low):
+    score = HeuristicScorer().score(["q"], [answer])[0]
+    assert (score < 0.75) == low
+
+
+def test_verifier_and_judge_scorers():
+    from test_evaluate import synthetic
+    tt = synthetic(300)
+    good = tt.good()
+    tt.responses[:] = np.where(good, "Correct, the result is 42.", "I'm not sure, maybe something")
+    verifier = VerifierScorer().fit(tt)
+    s = verifier.score(["q", "q"], ["Correct, the result is 42.", "I'm not sure, maybe something"])
+    assert s[0] > 0.8 > 0.2 > s[1]
+    judge = JudgeScorer(accuracy=1.0)
+    assert (judge.simulated_verdicts(tt.quality) == good).all()
+    cascade = CascadeRouter(judge)
+    cost = cascade.check_cost(tt)
+    assert (cost[:, :-1] > 0).all() and (cost[:, -1] == 0).all()
+    assert np.array_equal(cascade.tier_scores(tt)[:, :-1], good[:, :-1].astype(float))
+
+
+def test_llm_router_decision_cache_hit_rate():
+    queries = load_queries()[:10]
+    repeated = queries + [Query(q.id + "-again", "  " + q.text.upper() + " ") for q in queries]
+    router = LLMRouter(SimulatedBackend())
+    decisions = router.route_many(repeated)
+    info = router.cache_info()
+    assert info["hits"] == 10 and info["misses"] == 10 and info["hit_rate"] == 0.5
+    for first, again in zip(decisions[:10], decisions[10:]):
+        assert again.tier == first.tier and again.router_cost_usd == 0 and first.router_cost_usd > 0
+    router.route(queries[0])
+    assert router.cache_info()["hits"] == 11  # later calls reuse it too
+    uncached = LLMRouter(SimulatedBackend(), cache=False)
+    uncached.route_many(repeated)
+    assert uncached.cache_info()["hits"] == 0
