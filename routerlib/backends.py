@@ -19,19 +19,20 @@ class Request:
     query: Query | None = None
     purpose: str = "answer"
     max_tokens: int | None = None
+    logprobs: bool = False  # ask the server for token log-probabilities (live confidence)
 
     @classmethod
     def ask(cls, model: str, query: Query, purpose: str = "answer", system: str | None = None,
-            max_tokens: int | None = None) -> "Request":
+            max_tokens: int | None = None, logprobs: bool = False) -> "Request":
         """A request whose user message is the query's text, after an optional system prompt."""
         messages = ([{"role": "system", "content": system}] if system else []) + [
             {"role": "user", "content": query.text}]
-        return cls(model, tuple(messages), query, purpose, max_tokens)
+        return cls(model, tuple(messages), query, purpose, max_tokens, logprobs)
 
     def key(self, base_url: str | None = None) -> str:
         """A stable id for this call, used by the run log to skip finished calls."""
-        blob = json.dumps([self.model, base_url, self.purpose, list(self.messages), self.max_tokens],
-                          sort_keys=True, ensure_ascii=False)
+        blob = json.dumps([self.model, base_url, self.purpose, list(self.messages), self.max_tokens]
+                          + ([True] if self.logprobs else []), sort_keys=True, ensure_ascii=False)
         return hashlib.sha256(blob.encode()).hexdigest()[:32]
 
     def __repr__(self):

@@ -68,6 +68,15 @@ def _retry_after(error) -> float | None:
         return max(0.0, when.timestamp() - time.time()) if when else None
 
 
+def _logprobs(response) -> dict:
+    """{'logprobs': [per-token log-probabilities]} when the server sent them, else {}."""
+    try:
+        content = response.choices[0].logprobs.content
+        return {"logprobs": [t.logprob for t in content]} if content else {}
+    except (AttributeError, IndexError, TypeError):
+        return {}
+
+
 class OpenAIBackend(Backend):
     """Real chat-completion calls with timeouts, bounded retries, bounded concurrency and a run log."""
 
@@ -128,7 +137,8 @@ class OpenAIBackend(Backend):
             try:
                 response = self._client(base_url).chat.completions.create(
                     model=model.api_name or model.name, messages=list(request.messages),
-                    **({"max_tokens": request.max_tokens} if request.max_tokens else {}))
+                    **({"max_tokens": request.max_tokens} if request.max_tokens else {}),
+                    **({"logprobs": True} if request.logprobs else {}))
                 break
             except MissingCredentialsError:
                 raise
@@ -167,7 +177,7 @@ class OpenAIBackend(Backend):
             method = token_method()
         return Completion(model.name, text, prompt_tokens, completion_tokens,
                           model.cost(prompt_tokens, completion_tokens), latency, attempts=attempts,
-                          token_method=method)
+                          token_method=method, extra=_logprobs(response))
 
     def complete_many(self, requests, progress: bool = True, desc: str = "calls") -> list[Completion]:
         """Answer requests with at most `concurrency` in flight; results keep the input order."""

@@ -42,6 +42,7 @@ class FakeOpenAIServer:
         self.router_rating = router_rating  # difficulty returned by "router-json"
         self.slow_seconds = slow_seconds  # delay used by "slow"
         self.seed = seed  # seed for "fail-rate:<p>"
+        self.logprob = {}  # model -> log-probability reported for every token when the client asks
         self.requests = []  # one dict per request received
         self.in_flight = 0  # chat requests being answered now
         self.peak_in_flight = 0  # the most answered at once
@@ -134,7 +135,13 @@ class FakeOpenAIServer:
             content = "I think this one is kind of tricky."
         elif spec != "ok":
             return 500, error_body(f"Unknown fake behaviour {spec!r}.", "server_error"), {}
-        return 200, self.completion(model, body.get("messages") or [], content), {}
+        reply = self.completion(model, body.get("messages") or [], content)
+        if body.get("logprobs"):
+            words = reply["choices"][0]["message"]["content"].split()
+            lp = self.logprob.get(model, -0.05)
+            reply["choices"][0]["logprobs"] = {"content": [
+                {"token": w, "logprob": lp, "bytes": None, "top_logprobs": []} for w in words]}
+        return 200, reply, {}
 
     def completion(self, model, messages, content=None):
         """Build a chat.completion response; default content echoes the last user message."""

@@ -156,3 +156,25 @@ def test_killed_live_run_resumes_without_repeating_finished_calls(tmp_path):
 def test_backend_repr_hides_the_key(fake_server):
     text = repr(backend_for(fake_server))
     assert SECRET not in text and "api_key=set" in text
+
+
+def test_live_cascade_escalates_on_low_logprob_confidence(fake_server):
+    from routerlib.routers.cascade import CascadeRouter, HeuristicScorer, JudgeScorer, LogprobScorer
+    fake_server.logprob = {"gpt-4o-mini": -2.0, "gpt-4o": -0.01}  # exp(-2) = 0.14: unsure; exp(-0.01) = 0.99
+    backend = backend_for(fake_server)
+    tiers = Catalog.load().tiers
+    d, calls = CascadeRouter(LogprobScorer(), threshold=0.5).run_live(Q, backend, tiers)
+    assert (d.tier, d.model) == ("mid", "gpt-4o") and [c.model for c in calls] == ["gpt-4o-mini", "gpt-4o"]
+    assert d.router_cost_usd == pytest.approx(calls[0].cost_usd) and calls[0].extra["logprobs"][0] == -2.0
+    assert all(r["body"].get("logprobs") for r in fake_server.requests)
+    d, calls = CascadeRouter(HeuristicScorer()).run_live(Q, backend, tiers)
+    assert d.tier == "cheap" and len(calls) == 1  # a plain answer passes the heuristics
+    fake_server.behaviours["judge"] = "ok"  # replies "Answer from judge: ..." -> neither YES nor NO
+    cat = Catalog.load()
+    from routerlib.catalog import Model
+    cat.add(Model("judge", "cheap", 0.15, 0.6))
+    judged = OpenAIBackend(cat, api_key=SECRET, base_url=fake_server.base_url)
+    d, calls = CascadeRouter(JudgeScorer("judge")).run_live(Q, judged, tiers)
+    assert d.tier == "expensive" and [c.model for c in calls] == ["gpt-4o-mini", "judge", "gpt-4o", "judge",
+                                                                  "gpt-4-turbo"]
+    assert d.router_cost_usd == pytest.approx(sum(c.cost_usd for c in calls[:-1]))

@@ -168,7 +168,7 @@ class CascadeRouter:
         """One query live, tiers {tier: model} cheapest first: returns the decision and every call made."""
         calls, accepted, tier = [], None, None
         for k, (tier, model) in enumerate(tiers.items()):
-            accepted = backend.complete(Request.ask(model, query))
+            accepted = backend.complete(Request.ask(model, query, logprobs=isinstance(self.scorer, LogprobScorer)))
             calls.append(accepted)
             if k == len(tiers) - 1:
                 break
