@@ -153,6 +153,36 @@ def cmd_evaluate(args) -> int:
     return 0
 
 
+def cmd_compare(args) -> int:
+    from . import datasets
+    from .strategies import ROUTER_NAMES, compare
+
+    names = args.routers or [n for n in ROUTER_NAMES if not n.startswith("always-") or n == "always-expensive"]
+    tables = []
+    for name in args.dataset:
+        table = compare(datasets.load(name, args.data_dir), names=names, seed=args.seed)
+        tables.append((name, table))
+    for name, table in tables:
+        cols = ["apgr", "cpt50", "aiq", "cost_per_1k_at_95pct_best", "savings_factor_at_95pct_best",
+                "router_cost_per_1k", "simulated"]
+        shown = table[cols].rename(columns={"cost_per_1k_at_95pct_best": "$/1k at 95% best",
+                                            "savings_factor_at_95pct_best": "savings x at 95%",
+                                            "router_cost_per_1k": "router $/1k"})
+        print(f"\n{name} (held-out half; pair metrics: cheapest vs dearest tier)")
+        print(_markdown(shown) if args.markdown else shown.round(3).to_string())
+    return 0
+
+
+def _markdown(df) -> str:
+    """A small pandas -> Markdown table (no extra dependency)."""
+    def cell(v):
+        return "n/a" if v is None or v != v else f"{v:.3f}" if isinstance(v, float) else str(v)
+    head = "| " + " | ".join([df.index.name or ""] + list(df.columns)) + " |"
+    rule = "|" + "---|" * (len(df.columns) + 1)
+    rows = ["| " + " | ".join([str(i)] + [cell(v) for v in r]) + " |" for i, r in zip(df.index, df.itertuples(index=False))]
+    return "\n".join([head, rule, *rows])
+
+
 def _num(x):
     return None if x != x else float(x)  # NaN -> None
 
@@ -202,6 +232,14 @@ def build_parser() -> argparse.ArgumentParser:
     ev.add_argument("--data-dir", help="data mirror (default: ROUTERLIB_DATA_DIR, else the cache)")
     ev.add_argument("--json", help="write curve and metrics to this JSON file")
     ev.set_defaults(func=cmd_evaluate)
+
+    co = sub.add_parser("compare", help="every strategy's headline metrics on recorded datasets")
+    co.add_argument("--dataset", nargs="+", required=True, help="dataset names or outcome files")
+    co.add_argument("--routers", nargs="+", choices=ROUTER_NAMES, help="default: all but always-cheap/mid")
+    co.add_argument("--seed", type=int, default=0)
+    co.add_argument("--data-dir", help="data mirror (default: ROUTERLIB_DATA_DIR, else the cache)")
+    co.add_argument("--markdown", action="store_true", help="print Markdown tables (as in the README)")
+    co.set_defaults(func=cmd_compare)
 
     da = sub.add_parser("data", help="recorded datasets: list, fetch, verify, describe")
     da.add_argument("action", choices=["list", "fetch", "verify", "describe"])

@@ -115,10 +115,13 @@ def outcomes_of(tt: TierTable, assignments: np.ndarray, router_cost=0.0, check_c
 
 
 def default_thresholds(scores: np.ndarray, n: int = 201) -> np.ndarray:
-    """Thresholds spanning the scores: their quantiles, plus one above all (everything escalates)."""
+    """Thresholds spanning the scores: their quantiles, plus one above all (everything escalates).
+
+    None is zero or below: a zero threshold would accept any tier, even where the router says no.
+    """
     s = np.asarray(scores, float)[:, :-1].ravel()
-    qs = np.unique(np.quantile(s, np.linspace(0, 1, n - 1)))
-    return np.r_[qs, np.nextafter(s.max(), np.inf)]
+    qs = np.unique(np.maximum(np.quantile(s, np.linspace(0, 1, n - 1)), np.nextafter(0.0, 1.0)))
+    return np.r_[qs, np.nextafter(max(s.max(), qs.max()), np.inf)]
 
 
 def sweep(tt: TierTable, scores: np.ndarray, thresholds=None, router_cost=0.0, check_cost=None,

@@ -100,16 +100,18 @@ def _turn(a, b, c) -> float:
 
 
 def aiq(cost, quality, cost_range=None) -> float:
-    """Average improvement in quality: mean of the non-decreasing convex hull over a cost range.
+    """Average improvement in quality: the non-decreasing convex hull averaged over a cost range.
 
-    The hull is flat beyond its ends (more budget can always buy the best point again). The range
-    defaults to the points' own; pass one range to compare routers fairly.
+    Below the router's cheapest point it cannot operate (counts 0, as RouterBench's script does);
+    above its best point more budget buys nothing more (flat). The range defaults to the points'
+    own; pass one shared range (cheapest to dearest single model) to compare routers.
     """
     hull = non_decreasing_convex_hull(cost, quality)
     lo, hi = cost_range or (float(np.min(cost)), float(np.max(cost)))
     if hi <= lo:
         return float(hull[-1, 1])
-    grid = np.union1d(np.clip(hull[:, 0], lo, hi), [lo, hi])
+    start = min(max(lo, float(hull[0, 0])), hi)
+    grid = np.union1d(np.clip(hull[:, 0], start, hi), [start, hi])
     return float(np.trapezoid(np.interp(grid, hull[:, 0], hull[:, 1]), grid) / (hi - lo))
 
 

@@ -143,6 +143,6 @@ def test_non_decreasing_convex_hull():
 def test_aiq_is_the_mean_of_the_hull_over_the_cost_range():
     assert aiq([0, 1], [0, 1]) == pytest.approx(0.5)
     assert aiq([0, 1, 2], [0, 1, 1]) == pytest.approx(0.75)
-    assert aiq([1, 2], [0.4, 0.8], cost_range=(0, 4)) == pytest.approx((0.4 + 0.6 + 0.8 * 2) / 4)
+    assert aiq([1, 2], [0.4, 0.8], cost_range=(0, 4)) == pytest.approx((0.6 + 0.8 * 2) / 4)  # nothing below 1
     assert cost_at_quality([0, 1, 2], [0, 0.8, 1], 0.9) == pytest.approx(1.5)
     assert cost_at_quality([0, 1], [0.5, 0.6], 0.9) is None
