@@ -55,6 +55,10 @@ class TierTable:
                          self.prompts.iloc[idx], self.responses[idx], self.prompt_tokens[idx], self.simulated,
                          self.catalog)
 
+    def take_ids(self, query_ids) -> "TierTable":
+        """Rows of these query ids (as split() returns them)."""
+        return self.take(self.prompts.index.get_indexer(pd.Index(query_ids)))
+
     def good(self, good_enough: float = GOOD_ENOUGH) -> np.ndarray:
         """n x K booleans: is this tier's answer good enough (missing quality counts as not)?"""
         return np.nan_to_num(self.quality, nan=-1.0) >= good_enough
@@ -115,13 +119,11 @@ def outcomes_of(tt: TierTable, assignments: np.ndarray, router_cost=0.0, check_c
 
 
 def default_thresholds(scores: np.ndarray, n: int = 201) -> np.ndarray:
-    """Thresholds spanning the scores: their quantiles, plus one above all (everything escalates).
-
-    None is zero or below: a zero threshold would accept any tier, even where the router says no.
-    """
+    """Thresholds spanning the scores: their quantiles (the lowest sends everything to the cheapest
+    tier), plus one above all (everything to the last tier), so every curve has both ends."""
     s = np.asarray(scores, float)[:, :-1].ravel()
-    qs = np.unique(np.maximum(np.quantile(s, np.linspace(0, 1, n - 1)), np.nextafter(0.0, 1.0)))
-    return np.r_[qs, np.nextafter(max(s.max(), qs.max()), np.inf)]
+    qs = np.unique(np.quantile(s, np.linspace(0, 1, n - 1)))
+    return np.r_[qs, np.nextafter(s.max(), np.inf)]
 
 
 def sweep(tt: TierTable, scores: np.ndarray, thresholds=None, router_cost=0.0, check_cost=None,

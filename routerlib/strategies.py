@@ -98,8 +98,7 @@ def evaluate_router(table: OutcomeTable, name: str, seed: int = 0, test_share: f
     """Fit on the train split (learned routers), then sweep thresholds on the test split."""
     tt = tt or TierTable.from_table(table)
     train_ids, test_ids = split(table, test_share, seed)
-    pos = pd.Series(np.arange(tt.n), index=tt.prompts.index)
-    train, test = tt.take(pos[train_ids].to_numpy()), tt.take(pos[test_ids].to_numpy())
+    train, test = tt.take_ids(train_ids), tt.take_ids(test_ids)
     router = make_router(name, tt, seed, router_accuracy)
     if hasattr(router, "fit"):
         router.fit(train)

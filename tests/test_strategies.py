@@ -161,3 +161,10 @@ def test_minilm_embedder_when_the_extra_is_installed():
     from routerlib.routers.classifier import minilm_embedder
     vectors = minilm_embedder()(["route this", "and this"])
     assert vectors.shape == (2, 384)
+
+
+def test_same_query_object_repeated_in_one_batch_is_paid_once():
+    q = load_queries()[0]
+    router = LLMRouter(SimulatedBackend())
+    decisions = router.route_many([q, q, q])
+    assert router.cache_info()["hits"] == 2 and sum(d.router_cost_usd > 0 for d in decisions) == 1

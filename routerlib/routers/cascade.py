@@ -7,6 +7,7 @@ import numpy as np
 from scipy import sparse
 from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.linear_model import LogisticRegression
+from sklearn.preprocessing import StandardScaler
 
 from ..backends import Request
 from ..replay import GOOD_ENOUGH
@@ -53,8 +54,9 @@ class VerifierScorer:
     def _X(self, prompts, answers, fit=False):
         texts = [f"{p}\n[ANSWER]\n{a if isinstance(a, str) else ''}" for p, a in zip(prompts, answers)]
         tfidf = self.vectorizer_.fit_transform(texts) if fit else self.vectorizer_.transform(texts)
-        return sparse.hstack([tfidf, sparse.csr_matrix(text_stats([a if isinstance(a, str) else "" for a in answers]))]
-                             ).tocsr()
+        stats = text_stats([a if isinstance(a, str) else "" for a in answers])
+        stats = self.scaler_.fit_transform(stats) if fit else self.scaler_.transform(stats)
+        return sparse.hstack([tfidf, sparse.csr_matrix(stats)]).tocsr()
 
     def fit(self, tt):
         """Learn from every tier's recorded answers but the last (which is never checked)."""
@@ -63,6 +65,7 @@ class VerifierScorer:
         answers = tt.responses[:, :k].T.ravel()
         labels = tt.good(self.good_enough)[:, :k].T.ravel()
         self.vectorizer_ = TfidfVectorizer(ngram_range=(1, 2), min_df=2, max_features=30000, sublinear_tf=True)
+        self.scaler_ = StandardScaler()
         X = self._X(prompts, answers, fit=True)
         self.model_ = LogisticRegression(C=self.C, max_iter=2000).fit(X, labels) if 0 < labels.sum() < len(labels) \
             else None

@@ -86,16 +86,16 @@ class LLMRouter(Router):
         """Rate each distinct query once; repeats (same normalised text) reuse the cached decision."""
         queries = list(queries)
         keys = [normalise(q.text) if self.cache else f"{i}\0{q.text}" for i, q in enumerate(queries)]
-        fresh = {}
-        for q, key in zip(queries, keys):
-            if not (self.cache and key in self._decisions) and key not in fresh:
-                fresh[key] = q
-        done = self.backend.complete_many([self.request(q) for q in fresh.values()], progress=progress,
+        first = {}  # key -> position of the query that is rated (the others reuse its decision)
+        for i, key in enumerate(keys):
+            if not (self.cache and key in self._decisions):
+                first.setdefault(key, i)
+        done = self.backend.complete_many([self.request(queries[i]) for i in first.values()], progress=progress,
                                           desc="routing (llm)")
-        made = {key: self.decide(q, c) for (key, q), c in zip(fresh.items(), done)}
+        made = {key: self.decide(queries[i], c) for (key, i), c in zip(first.items(), done)}
         out = []
-        for q, key in zip(queries, keys):
-            if key in made and made[key].query_id == q.id:
+        for i, (q, key) in enumerate(zip(queries, keys)):
+            if first.get(key) == i:
                 d = made[key]
                 self.cache_misses += 1
                 if self.cache and d.router_error is None:
