@@ -173,6 +173,21 @@ def cmd_compare(args) -> int:
     return 0
 
 
+def cmd_mix_transfer(args) -> int:
+    import pandas as pd
+
+    from . import datasets
+    from .strategies import mix_transfer
+
+    rows = [mix_transfer(datasets.load(name, args.data_dir), args.target, args.seed) for name in args.dataset]
+    table = pd.DataFrame([{"dataset": r["dataset"], "train / test": f"{r['train']} / {r['test']}",
+                           "target": " / ".join(f"{x:.2f}" for x in r["target"]),
+                           "reached on test": " / ".join(f"{x:.3f}" for x in r["reached"]),
+                           "largest miss (points)": round(r["max_miss_points"], 1)} for r in rows]).set_index("dataset")
+    print(_markdown(table) if args.markdown else table.to_string())
+    return 0
+
+
 def _markdown(df) -> str:
     """A small pandas -> Markdown table (no extra dependency)."""
     def cell(v):
@@ -240,6 +255,14 @@ def build_parser() -> argparse.ArgumentParser:
     co.add_argument("--data-dir", help="data mirror (default: ROUTERLIB_DATA_DIR, else the cache)")
     co.add_argument("--markdown", action="store_true", help="print Markdown tables (as in the README)")
     co.set_defaults(func=cmd_compare)
+
+    mt = sub.add_parser("mix-transfer", help="calibrate a target traffic mix on one half, check it on the other")
+    mt.add_argument("--dataset", nargs="+", required=True)
+    mt.add_argument("--target", nargs="+", type=float, help="shares per tier, cheap first (default 0.75 0.20 0.05)")
+    mt.add_argument("--seed", type=int, default=0)
+    mt.add_argument("--data-dir")
+    mt.add_argument("--markdown", action="store_true")
+    mt.set_defaults(func=cmd_mix_transfer)
 
     da = sub.add_parser("data", help="recorded datasets: list, fetch, verify, describe")
     da.add_argument("action", choices=["list", "fetch", "verify", "describe"])

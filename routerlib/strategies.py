@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from .evaluate import TierTable, single_models, split, sweep
+from .evaluate import TierTable, assign, calibrate_mix, out_of_fold_scores, single_models, split, sweep
 from .metrics import aiq, apgr, cost_at_quality, cpt, pair_curve
 from .outcomes import OutcomeTable
 from .routers.baselines import AlwaysRouter, OracleRouter, RandomRouter
@@ -161,3 +161,22 @@ def compare(table: OutcomeTable, names=ROUTER_NAMES, seed: int = 0, **kw) -> pd.
     return pd.DataFrame(rows).set_index("router")
 
 
+
+
+def mix_transfer(table: OutcomeTable, target=None, seed: int = 0) -> dict:
+    """Calibrate the classifier's thresholds to a target mix on the train half, apply them to the test half.
+
+    Thresholds come from out-of-fold scores of the train half (5 folds); the test half is scored
+    by the classifier fitted on the whole train half. Returns the target, the mix reached and the
+    largest miss, in share points.
+    """
+    tt = TierTable.from_table(table)
+    train_ids, test_ids = split(table, 0.5, seed)
+    train, test = tt.take_ids(train_ids), tt.take_ids(test_ids)
+    target = np.asarray(target if target is not None else ([0.75, 0.20, 0.05] if len(tt.tiers) == 3 else [0.7, 0.3]))
+    thresholds = calibrate_mix(out_of_fold_scores(ClassifierRouter, train, seed=seed), target)
+    reached = np.bincount(assign(ClassifierRouter().fit(train).tier_scores(test), thresholds),
+                          minlength=len(target)) / test.n
+    return {"dataset": table.name, "train": train.n, "test": test.n, "tiers": tt.tiers,
+            "target": target.tolist(), "reached": reached.round(4).tolist(),
+            "max_miss_points": float(np.abs(reached - target).max() * 100)}

@@ -64,18 +64,21 @@ def test_three_tier_cost_at_95pct_quality_for_every_strategy(tables, name):
     assert table.loc[["llm", "cascade-judge"], "simulated"].all() and not table.loc["classifier", "simulated"]
 
 
-@pytest.mark.parametrize("name", ["arena-bench", "routellm-gsm8k"])
+@pytest.mark.parametrize("name", ["routellm-mmlu", "routellm-gsm8k", "routerbench-winogrande"])
 def test_mix_calibrated_on_one_half_holds_on_the_other(tables, name):
-    table = tables(name)
-    tt = TierTable.from_table(table)
-    first, second = split(table, 0.5, seed=1)
-    pos = {q: i for i, q in enumerate(table.queries.index)}
-    a, b = tt.take([pos[q] for q in first]), tt.take([pos[q] for q in second])
-    router = ClassifierRouter().fit(tt.take([pos[q] for q in split(table, 0.5, seed=2)[0]]))
-    target = [0.75, 0.20, 0.05] if len(tt.tiers) == 3 else [0.7, 0.3]
-    thresholds = calibrate_mix(router.tier_scores(a), target)
-    mix = np.bincount(assign(router.tier_scores(b), thresholds), minlength=len(target)) / b.n
-    assert np.all(np.abs(mix - target) <= 0.05), f"target {target}, got {mix.round(3)}"
+    from routerlib.strategies import mix_transfer
+    result = mix_transfer(tables(name))
+    assert result["max_miss_points"] <= 5, result  # the README lists every dataset, small ones miss more
+
+
+def test_calibrating_on_training_scores_is_over_optimistic(tables):
+    """Why mix_transfer uses out-of-fold scores: in-sample scores are too confident."""
+    from routerlib.evaluate import out_of_fold_scores
+    tt = TierTable.from_table(tables("routellm-gsm8k"))
+    train = tt.take(np.arange(0, tt.n, 2))
+    fitted = ClassifierRouter().fit(train)
+    in_sample, oof = fitted.tier_scores(train)[:, 0], out_of_fold_scores(ClassifierRouter, train)[:, 0]
+    assert np.std(in_sample) > np.std(oof)
 
 
 def test_evaluate_cli_writes_the_documented_json(tables, tmp_path, capsys):
