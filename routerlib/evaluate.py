@@ -86,6 +86,24 @@ def assign(scores: np.ndarray, thresholds) -> np.ndarray:
     return ok.argmax(axis=1)
 
 
+def difficulty(scores: np.ndarray) -> np.ndarray:
+    """One number per query, 0 (easy) to 1 (hard): 1 - the mean chance the cheaper tiers are good enough."""
+    return 1.0 - np.asarray(scores, float)[:, :-1].mean(axis=1)
+
+
+def assign_cuts(difficulty_score: np.ndarray, cuts) -> np.ndarray:
+    """Tier index by cut points on the difficulty: below the first cut the cheapest tier, and so on up."""
+    return np.searchsorted(np.sort(np.atleast_1d(np.asarray(cuts, float))), difficulty_score, side="right")
+
+
+def cuts_for_mix(difficulty_score: np.ndarray, target_mix) -> np.ndarray:
+    """Cut points on the difficulty that send `target_mix` (shares, cheap first) to each tier."""
+    target = np.asarray(list(target_mix.values()) if isinstance(target_mix, dict) else target_mix, float)
+    if (target < 0).any() or not np.isclose(target.sum(), 1):
+        raise ValueError(f"target mix must be shares >= 0 that sum to 1, got {target}")
+    return np.quantile(difficulty_score, np.clip(np.cumsum(target)[:-1], 0, 1))
+
+
 def assign_many(scores: np.ndarray, thresholds) -> np.ndarray:
     """assign() for many single thresholds at once: (T, n) tier indices."""
     scores = np.asarray(scores, float)
