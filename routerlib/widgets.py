@@ -29,8 +29,9 @@ class _Dashboard:
 
     routers = tuple(n for n in ROUTER_NAMES if not n.startswith("always-"))
 
-    def __init__(self, dataset="routellm-gsm8k", router="classifier", seed=0, data_dir=None, target_mix=None):
-        self.seed, self.data_dir, self.target_mix = seed, data_dir, target_mix
+    def __init__(self, dataset="routellm-gsm8k", router="classifier", seed=0, data_dir=None, target_mix=None,
+                 test_share=0.5):
+        self.seed, self.data_dir, self.target_mix, self.test_share = seed, data_dir, target_mix, test_share
         self.error = W.HTML()
         self.metrics = W.HTML()
         self.image = W.Image(format="png", layout=W.Layout(width="880px"))
@@ -55,7 +56,7 @@ class _Dashboard:
         tt = TierTable.from_table(table)
         if len(tt.tiers) not in (2, 3):
             raise ValueError(f"dashboards handle two or three tiers; {dataset} has {len(tt.tiers)}")
-        train_ids, test_ids = split(table, 0.5, self.seed)
+        train_ids, test_ids = split(table, self.test_share, self.seed)
         train, self.test = tt.take_ids(train_ids), tt.take_ids(test_ids)
         self.router = make_router(router, tt, self.seed)
         if hasattr(self.router, "fit"):

@@ -1,0 +1,232 @@
+"""The threshold dashboard in a real browser.
+
+Voila serves notebooks/09_threshold_dashboard.ipynb on 127.0.0.1; Debian's headless Chromium opens it
+through Playwright, moves the "threshold" slider with the keyboard, and the numbers the page shows
+must equal what ThresholdDashboard.metrics_at computes in this process for the threshold shown.
+A screenshot is saved under the test's tmp_path and to /tmp/routerlib-dashboard.png.
+
+Needs voila, playwright (pip) and /usr/bin/chromium (Debian's `chromium`; .ci/run installs it).
+Where one is missing the test is skipped, except under CI=true, where it fails: CI must prove it.
+"""
+import importlib.util
+import os
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from conftest import REPO
+
+NOTEBOOK = REPO / "notebooks" / "09_threshold_dashboard.ipynb"
+DATASET, ROUTER, SEED = "routellm-gsm8k", "classifier", 0  # the notebook's defaults
+CHROMIUM = "/nonexistent/chromium"
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-background-networking", "--disable-gpu", "--disable-component-update",
+                 "--disable-sync", "--no-first-run", "--disable-quic", "--disable-dev-shm-usage"]
+SCREENSHOT = Path("/tmp/routerlib-dashboard.png")
+STEPS = 15  # ArrowRight presses: 0.50 -> 0.65 with step 0.01
+
+SERVER_START_S = 60    # Voila answering on its port
+RENDER_S = 180         # the notebook executed and the slider drawn (2 cores: 10-40 s is usual)
+UPDATE_S = 60          # the kernel recomputing the metrics after the slider moved
+SPANS = {"threshold": "rl-threshold", "cost": "rl-cost", "quality": "rl-quality",
+         "share_cheap": "rl-share-cheap", "share_expensive": "rl-share-expensive"}
+
+IN_CI = os.environ.get("CI", "").strip().lower() in ("1", "true", "yes")
+
+
+def _unavailable(reason: str):
+    """Skip on a developer's machine; fail in CI, which must run this test."""
+    if IN_CI:
+        pytest.fail(f"CI=true but {reason}")
+    pytest.skip(reason)
+
+
+def _free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _processes() -> dict[int, tuple[int, str]]:
+    """pid -> (parent pid, start time) for every process (Linux /proc)."""
+    found = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            text = stat.read_text()
+        except OSError:
+            continue
+        fields = text[text.rfind(")") + 2:].split()
+        found[int(stat.parent.name)] = (int(fields[1]), fields[19])
+    return found
+
+
+def _descendants(pid: int) -> dict[int, str]:
+    """pid -> start time of every process below pid, kernels in sessions of their own included."""
+    procs = _processes()
+    children: dict[int, list[int]] = {}
+    for child, (parent, _) in procs.items():
+        children.setdefault(parent, []).append(child)
+    found, todo = {}, [pid]
+    while todo:
+        for child in children.get(todo.pop(), []):
+            found[child] = procs[child][1]
+            todo.append(child)
+    return found
+
+
+def _stop(proc: subprocess.Popen):
+    """SIGTERM Voila (it then shuts its kernels down); SIGKILL it and any of its processes still left."""
+    below = _descendants(proc.pid)
+    proc.terminate()
+    try:
+        proc.wait(timeout=20)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait(timeout=10)
+    alive = _processes()
+    for pid, started in below.items():
+        if pid in alive and alive[pid][1] == started:  # the same process, not a reused pid
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except (ProcessLookupError, PermissionError):
+                pass
+
+
+def _log_tail(path: Path, chars: int = 4000) -> str:
+    try:
+        return path.read_text(errors="replace")[-chars:]
+    except OSError:
+        return "(no log)"
+
+
+@pytest.fixture
+def browser_deps():
+    for module in ("voila", "playwright"):
+        if importlib.util.find_spec(module) is None:
+            _unavailable(f"python package {module!r} is not installed (pip install -r requirements.txt)")
+    if not (Path(CHROMIUM).is_file() and os.access(CHROMIUM, os.X_OK)):
+        _unavailable(f"{CHROMIUM} is missing (apt-get install chromium)")
+
+
+@pytest.fixture
+def voila(browser_deps, data_mirror, tmp_path):
+    """Voila serving the dashboard notebook on 127.0.0.1:<free port>; yields (url, log path)."""
+    assert NOTEBOOK.is_file(), f"{NOTEBOOK} is missing"
+    port = _free_port()
+    env = dict(os.environ, ROUTERLIB_DATA_DIR=str(data_mirror), MPLBACKEND="Agg", ROUTERLIB_OFFLINE="1",
+               JUPYTER_RUNTIME_DIR=str(tmp_path / "jupyter-runtime"), PYTHONUNBUFFERED="1")
+    env.pop("BROWSER", None)
+    cmd = [sys.executable, "-m", "voila", "--no-browser", f"--port={port}", "--Voila.port_retries=0",
+           "--Voila.ip=127.0.0.1", "--show_tracebacks=True", str(NOTEBOOK.relative_to(REPO))]
+    log_path = tmp_path / "voila.log"
+    with open(log_path, "wb") as log:
+        proc = subprocess.Popen(cmd, cwd=REPO, env=env, stdin=subprocess.DEVNULL, stdout=log,
+                                stderr=subprocess.STDOUT)
+    try:
+        deadline = time.monotonic() + SERVER_START_S
+        while True:
+            if proc.poll() is not None:
+                pytest.fail(f"voila exited with {proc.returncode}:\n{_log_tail(log_path)}")
+            try:
+                with socket.create_connection(("127.0.0.1", port), timeout=1):
+                    break
+            except OSError:
+                pass
+            if time.monotonic() > deadline:
+                pytest.fail(f"voila did not answer on 127.0.0.1:{port} in {SERVER_START_S} s:\n{_log_tail(log_path)}")
+            time.sleep(0.25)
+        yield f"http://127.0.0.1:{port}/", log_path
+    finally:
+        _stop(proc)
+
+
+def _read(page) -> dict[str, str]:
+    """The text of each metrics span, read in one go; a missing span reads as None."""
+    return page.evaluate(
+        """(spans) => Object.fromEntries(Object.entries(spans).map(([k, cls]) => {
+               const el = document.querySelector('span.' + cls);
+               return [k, el ? el.textContent.trim() : null];
+           }))""",
+        SPANS,
+    )
+
+
+def _wait_for(page, predicate, timeout_s: float, what: str) -> dict[str, str]:
+    """Poll the spans until predicate(shown) holds and two reads 0.5 s apart agree (no update in flight)."""
+    deadline = time.monotonic() + timeout_s
+    last = None
+    while time.monotonic() < deadline:
+        shown = _read(page)
+        if predicate(shown) and shown == last:
+            return shown
+        last = shown if predicate(shown) else None
+        page.wait_for_timeout(500)
+    raise AssertionError(f"timed out after {timeout_s} s waiting for {what}; page shows {_read(page)}")
+
+
+def _expected(metrics: dict) -> dict[str, str]:
+    return {"cost": f"{metrics['cost_per_1k']:.4f}", "quality": f"{metrics['quality']:.4f}",
+            "share_cheap": f"{metrics['share_cheap']:.3f}", "share_expensive": f"{metrics['share_expensive']:.3f}"}
+
+
+def test_slider_moves_the_numbers_to_what_the_package_computes(voila, data_mirror, tmp_path):
+    from playwright.sync_api import sync_playwright
+
+    from routerlib.widgets import ThresholdDashboard
+
+    url, log_path = voila
+    started = time.monotonic()
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True, timeout=60_000)
+        try:
+            page = browser.new_page(viewport={"width": 1280, "height": 1300})
+            page.set_default_timeout(30_000)
+            try:
+                page.goto(url, wait_until="commit", timeout=RENDER_S * 1000)
+                slider = page.locator(".widget-slider").filter(
+                    has=page.locator(".widget-label", has_text=re.compile(r"^\s*threshold\s*$")))
+                slider.first.wait_for(state="visible", timeout=RENDER_S * 1000)
+                assert slider.count() == 1, f"{slider.count()} sliders labelled 'threshold'"
+                readout = slider.locator(".widget-readout")
+                initial = _wait_for(page, lambda s: s["threshold"] is not None and s["cost"] is not None,
+                                    UPDATE_S, "the metrics spans")
+                assert initial["threshold"] == "0.50" == readout.inner_text().strip(), initial
+                print(f"\nrendered in {time.monotonic() - started:.1f} s; initial {initial}")
+
+                handle = slider.locator(".noUi-handle")
+                handle.focus()
+                for _ in range(STEPS):
+                    page.keyboard.press("ArrowRight")
+                moved_to = readout.inner_text().strip()
+                assert moved_to != "0.50", "the slider did not move on ArrowRight"
+                shown = _wait_for(page, lambda s: s["threshold"] == moved_to, UPDATE_S,
+                                  f"rl-threshold to show the slider's {moved_to}")
+                print(f"moved to {moved_to} in {time.monotonic() - started:.1f} s; shown {shown}")
+                page.screenshot(path=str(tmp_path / "dashboard.png"), full_page=True)
+            except BaseException:
+                try:
+                    page.screenshot(path=str(tmp_path / "dashboard-failure.png"), full_page=True)
+                    print(f"failure screenshot: {tmp_path / 'dashboard-failure.png'}")
+                except Exception:
+                    pass
+                print(f"voila log tail:\n{_log_tail(log_path)}")
+                raise
+        finally:
+            browser.close()
+
+    shutil.copyfile(tmp_path / "dashboard.png", SCREENSHOT)
+    print(f"screenshot: {SCREENSHOT} (and {tmp_path / 'dashboard.png'})")
+
+    dashboard = ThresholdDashboard(DATASET, router=ROUTER, seed=SEED, data_dir=data_mirror)
+    for reading in (initial, shown):
+        want = _expected(dashboard.metrics_at(float(reading["threshold"])))
+        got = {k: reading[k] for k in want}
+        assert got == want, f"at threshold {reading['threshold']} the page shows {got}, the package computes {want}"
+    assert shown["threshold"] == f"{0.5 + STEPS * 0.01:.2f}"
+    numbers = ("cost", "quality", "share_cheap", "share_expensive")
+    assert [shown[k] for k in numbers] != [initial[k] for k in numbers], "no number changed when the slider moved"
