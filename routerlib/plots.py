@@ -101,6 +101,11 @@ def _log_segments(hull, n=24):
     return np.concatenate(xs), np.concatenate(ys)
 
 
+ROUTER_COLOURS = {"random": "tab:blue", "oracle": "k", "classifier": "tab:orange", "cascade": "tab:brown",
+                  "cascade-verifier": "tab:green", "cascade-judge": "tab:olive", "llm": "tab:red",
+                  "rules": "tab:purple"}
+
+
 def plot_cost_quality(evaluations, ax=None, log_x: bool = True):
     """Routers' cost-quality curves, the single models (squares) and the Pareto front over all points."""
     if not evaluations or len({e.dataset for e in evaluations}) > 1:
@@ -109,7 +114,7 @@ def plot_cost_quality(evaluations, ax=None, log_x: bool = True):
     singles = evaluations[0].singles
     for e in evaluations:
         ax.plot(e.curve["cost_per_1k"], e.curve["quality"], ls="--" if e.simulated else "-", marker="o", ms=2.5,
-                lw=1.4, color="k" if e.router == "oracle" else None, gid="router",
+                lw=1.4, color=ROUTER_COLOURS.get(e.router), gid="router",
                 label=e.router + (" (SIMULATED)" if e.simulated else ""))
     pts = pd.concat([singles[["cost_per_1k", "quality"]]] + [e.curve[["cost_per_1k", "quality"]] for e in evaluations])
     pts = pts.dropna()
@@ -117,8 +122,8 @@ def plot_cost_quality(evaluations, ax=None, log_x: bool = True):
     hx, hy = _log_segments(hull) if log_x else (hull[:, 0], hull[:, 1])
     ax.plot(hx, hy, color="0.55", lw=6, alpha=0.45, zorder=1, gid="pareto_front",
             label="Pareto front (hull of all points)")
-    ax.scatter(singles["cost_per_1k"], singles["quality"], marker="s", s=60, zorder=4, edgecolors="k", gid="single_models",
-               c=[TIER_COLOURS.get(t, "tab:gray") for t in singles["tier"]], label="single models")
+    ax.scatter(singles["cost_per_1k"], singles["quality"], marker="s", s=60, zorder=4, edgecolors="k",
+               gid="single_models", c=[TIER_COLOURS.get(t, "tab:gray") for t in singles["tier"]], label="single models")
     for _, r in singles.iterrows():
         ax.annotate(f"{r['tier']}: {str(r['model']).split('/')[-1]}", (r["cost_per_1k"], r["quality"]), fontsize=7,
                     xytext=(5, -10), textcoords="offset points")
@@ -176,7 +181,8 @@ def breakdown(table, assignment, tt, by: str = "category") -> pd.DataFrame:
     rows = np.arange(tt.n)
     frame = pd.DataFrame({"group": _groups(table, tt, by),
                           "routed_quality": tt.quality[rows, a], "expensive_quality": tt.quality[:, -1],
-                          "routed_cost_per_1k": tt.cost[rows, a] * 1000, "expensive_cost_per_1k": tt.cost[:, -1] * 1000})
+                          "routed_cost_per_1k": tt.cost[rows, a] * 1000,
+                          "expensive_cost_per_1k": tt.cost[:, -1] * 1000})
     out = frame.groupby("group").mean()
     out.insert(0, "queries", frame.groupby("group").size())
     if by == "difficulty":
@@ -192,7 +198,8 @@ def plot_breakdown(table, assignment, tt, by: str = "category", ax=None, top: in
         fig, ax = plt.subplots(1, 2, figsize=(10, 1.6 + 0.45 * len(data)), sharey=True)
     q_ax, c_ax = ax
     y, h = np.arange(len(data)), 0.38
-    for axis, what, unit in ((q_ax, "quality", "mean quality (normalised 0-1)"), (c_ax, "cost_per_1k", "$ per 1k requests")):
+    units = {"quality": "mean quality (normalised 0-1)", "cost_per_1k": "$ per 1k requests"}
+    for axis, (what, unit) in zip((q_ax, c_ax), units.items()):
         axis.barh(y + h / 2, data[f"routed_{what}"], h, color="tab:green", label="routed")
         axis.barh(y - h / 2, data[f"expensive_{what}"], h, color="tab:gray", label=f"all-expensive ({tt.models[-1]})")
         axis.set_xlabel(unit)
@@ -204,7 +211,7 @@ def plot_breakdown(table, assignment, tt, by: str = "category", ax=None, top: in
     return q_ax.figure
 
 
-def plot_cascade(curve, ax=None, simulated: bool = False):
+def plot_cascade(curve, ax=None, simulated: bool = False, all_expensive_per_1k: float | None = None):
     """A cascade against its threshold: escalation rate (left) and $ per 1k requests (right)."""
     if "escalation_rate" not in curve:
         raise ValueError("not a cascade curve: it has no escalation_rate column")
@@ -215,6 +222,8 @@ def plot_cascade(curve, ax=None, simulated: bool = False):
     right = ax.twinx()
     right.plot(t, curve["cost_per_1k"], color="tab:blue", label="$ per 1k requests")
     right.set_ylabel("$ per 1k requests (answers + checks)")
+    if all_expensive_per_1k is not None:
+        right.axhline(all_expensive_per_1k, color="tab:blue", ls=":", label="all-expensive, $ per 1k")
     ax.legend(handles=ax.get_lines() + right.get_lines(), fontsize=8, loc="upper left")
     _title(ax, "Cascade: escalation and cost vs threshold", simulated)
     return fig

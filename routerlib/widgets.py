@@ -37,7 +37,8 @@ class _Dashboard:
         self.image = W.Image(format="png", layout=W.Layout(width="880px"))
         self.dataset_picker = W.Dropdown(options=self._dataset_names(dataset), value=dataset, description="dataset")
         self.router_picker = W.Dropdown(options=self.routers, value=router, description="router")
-        self.calibrate_button = W.Button(description="calibrate to target mix", icon="bullseye")
+        self.calibrate_button = W.Button(description="calibrate to target mix", icon="bullseye",
+                                         layout=W.Layout(width="210px"))
         self.control = None
         self.widget = W.VBox()
         self._load(dataset, router)
@@ -129,14 +130,15 @@ class _Dashboard:
         ax.set_title(f"{self.name}: {self.router_name} (held-out queries){tag}", fontsize=10)
         tiers = self.test.tiers
         self.bars = self.ax_mix.bar(tiers, np.zeros(len(tiers)), color="tab:blue", alpha=0.7)
-        for i, t in enumerate(tiers):
-            lo, hi = TARGET_MIX.get(t, (None, None))
-            if lo is not None:
-                self.ax_mix.add_patch(matplotlib.patches.Rectangle((i - 0.45, 100 * lo), 0.9, 100 * (hi - lo),
-                                                                   fill=False, hatch="//", ec="tab:orange"))
+        banded = tiers == list(TARGET_MIX)  # the mission's band is for three tiers
+        for i, t in enumerate(tiers if banded else []):
+            lo, hi = TARGET_MIX[t]
+            self.ax_mix.add_patch(matplotlib.patches.Rectangle((i - 0.45, 100 * lo), 0.9, 100 * (hi - lo),
+                                                               fill=False, hatch="//", ec="tab:orange"))
         self.ax_mix.set_ylim(0, 100)
         self.ax_mix.set_ylabel("share of requests (%)")
-        self.ax_mix.set_title("traffic mix (hatched: 70-80 / 15-25 / 2-5 target)", fontsize=10)
+        self.ax_mix.set_title("traffic mix" + (" (hatched: 70-80 / 15-25 / 2-5 target)" if banded else ""),
+                              fontsize=10)
         self.fig.tight_layout()
         # Draw the still parts once; each update only redraws the marker and the bars over them.
         for artist in (self.marker, *self.bars):

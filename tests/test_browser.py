@@ -8,6 +8,7 @@ A screenshot is saved under the test's tmp_path and to /tmp/routerlib-dashboard.
 Needs voila, playwright (pip) and /usr/bin/chromium (Debian's `chromium`; .ci/run installs it).
 Where one is missing the test is skipped, except under CI=true, where it fails: CI must prove it.
 """
+import contextlib
 import importlib.util
 import os
 import re
@@ -104,8 +105,7 @@ def _log_tail(path: Path, chars: int = 4000) -> str:
         return "(no log)"
 
 
-@pytest.fixture
-def browser_deps():
+def _require_browser_deps():
     for module in ("voila", "playwright"):
         if importlib.util.find_spec(module) is None:
             _unavailable(f"python package {module!r} is not installed (pip install -r requirements.txt)")
@@ -113,16 +113,16 @@ def browser_deps():
         _unavailable(f"{CHROMIUM} is missing (apt-get install chromium)")
 
 
-@pytest.fixture
-def voila(browser_deps, data_mirror, tmp_path):
+@contextlib.contextmanager
+def _voila(data_dir: Path, tmp_path: Path):
     """Voila serving the dashboard notebook on 127.0.0.1:<free port>; yields (url, log path)."""
     assert NOTEBOOK.is_file(), f"{NOTEBOOK} is missing"
     port = _free_port()
-    env = dict(os.environ, ROUTERLIB_DATA_DIR=str(data_mirror), MPLBACKEND="Agg", ROUTERLIB_OFFLINE="1",
+    env = dict(os.environ, ROUTERLIB_DATA_DIR=str(data_dir), MPLBACKEND="Agg", ROUTERLIB_OFFLINE="1",
                JUPYTER_RUNTIME_DIR=str(tmp_path / "jupyter-runtime"), PYTHONUNBUFFERED="1")
     env.pop("BROWSER", None)
     cmd = [sys.executable, "-m", "voila", "--no-browser", f"--port={port}", "--Voila.port_retries=0",
-           "--Voila.ip=127.0.0.1", "--show_tracebacks=True", str(NOTEBOOK.relative_to(REPO))]
+           "--Voila.ip=127.0.0.1", "--Voila.log_level=INFO", "--show_tracebacks=True", str(NOTEBOOK.relative_to(REPO))]
     log_path = tmp_path / "voila.log"
     with open(log_path, "wb") as log:
         proc = subprocess.Popen(cmd, cwd=REPO, env=env, stdin=subprocess.DEVNULL, stdout=log,
@@ -174,50 +174,51 @@ def _expected(metrics: dict) -> dict[str, str]:
             "share_cheap": f"{metrics['share_cheap']:.3f}", "share_expensive": f"{metrics['share_expensive']:.3f}"}
 
 
-def test_slider_moves_the_numbers_to_what_the_package_computes(voila, data_mirror, tmp_path):
+def test_slider_moves_the_numbers_to_what_the_package_computes(data_mirror, tmp_path):
+    _require_browser_deps()
     from playwright.sync_api import sync_playwright
 
     from routerlib.widgets import ThresholdDashboard
 
-    url, log_path = voila
-    started = time.monotonic()
-    with sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True, timeout=60_000)
-        try:
-            page = browser.new_page(viewport={"width": 1280, "height": 1300})
-            page.set_default_timeout(30_000)
+    with _voila(data_mirror, tmp_path) as (url, log_path):
+        started = time.monotonic()
+        with sync_playwright() as pw:
+            browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True, timeout=60_000)
             try:
-                page.goto(url, wait_until="commit", timeout=RENDER_S * 1000)
-                slider = page.locator(".widget-slider").filter(
-                    has=page.locator(".widget-label", has_text=re.compile(r"^\s*threshold\s*$")))
-                slider.first.wait_for(state="visible", timeout=RENDER_S * 1000)
-                assert slider.count() == 1, f"{slider.count()} sliders labelled 'threshold'"
-                readout = slider.locator(".widget-readout")
-                initial = _wait_for(page, lambda s: s["threshold"] is not None and s["cost"] is not None,
-                                    UPDATE_S, "the metrics spans")
-                assert initial["threshold"] == "0.50" == readout.inner_text().strip(), initial
-                print(f"\nrendered in {time.monotonic() - started:.1f} s; initial {initial}")
-
-                handle = slider.locator(".noUi-handle")
-                handle.focus()
-                for _ in range(STEPS):
-                    page.keyboard.press("ArrowRight")
-                moved_to = readout.inner_text().strip()
-                assert moved_to != "0.50", "the slider did not move on ArrowRight"
-                shown = _wait_for(page, lambda s: s["threshold"] == moved_to, UPDATE_S,
-                                  f"rl-threshold to show the slider's {moved_to}")
-                print(f"moved to {moved_to} in {time.monotonic() - started:.1f} s; shown {shown}")
-                page.screenshot(path=str(tmp_path / "dashboard.png"), full_page=True)
-            except BaseException:
+                page = browser.new_page(viewport={"width": 1280, "height": 1300})
+                page.set_default_timeout(30_000)
                 try:
-                    page.screenshot(path=str(tmp_path / "dashboard-failure.png"), full_page=True)
-                    print(f"failure screenshot: {tmp_path / 'dashboard-failure.png'}")
-                except Exception:
-                    pass
-                print(f"voila log tail:\n{_log_tail(log_path)}")
-                raise
-        finally:
-            browser.close()
+                    page.goto(url, wait_until="commit", timeout=RENDER_S * 1000)
+                    slider = page.locator(".widget-slider").filter(
+                        has=page.locator(".widget-label", has_text=re.compile(r"^\s*threshold\s*$")))
+                    slider.first.wait_for(state="visible", timeout=RENDER_S * 1000)
+                    assert slider.count() == 1, f"{slider.count()} sliders labelled 'threshold'"
+                    readout = slider.locator(".widget-readout")
+                    initial = _wait_for(page, lambda s: s["threshold"] is not None and s["cost"] is not None,
+                                        UPDATE_S, "the metrics spans")
+                    assert initial["threshold"] == "0.50" == readout.inner_text().strip(), initial
+                    print(f"\nrendered in {time.monotonic() - started:.1f} s; initial {initial}")
+
+                    handle = slider.locator(".noUi-handle")
+                    handle.focus()
+                    for _ in range(STEPS):
+                        page.keyboard.press("ArrowRight")
+                    moved_to = readout.inner_text().strip()
+                    assert moved_to != "0.50", "the slider did not move on ArrowRight"
+                    shown = _wait_for(page, lambda s: s["threshold"] == moved_to, UPDATE_S,
+                                      f"rl-threshold to show the slider's {moved_to}")
+                    print(f"moved to {moved_to} in {time.monotonic() - started:.1f} s; shown {shown}")
+                    page.screenshot(path=str(tmp_path / "dashboard.png"), full_page=True)
+                except BaseException:
+                    try:
+                        page.screenshot(path=str(tmp_path / "dashboard-failure.png"), full_page=True)
+                        print(f"failure screenshot: {tmp_path / 'dashboard-failure.png'}")
+                    except Exception:
+                        pass
+                    print(f"voila log tail:\n{_log_tail(log_path)}")
+                    raise
+            finally:
+                browser.close()
 
     shutil.copyfile(tmp_path / "dashboard.png", SCREENSHOT)
     print(f"screenshot: {SCREENSHOT} (and {tmp_path / 'dashboard.png'})")

@@ -79,7 +79,7 @@ def test_cost_quality_draws_each_router_and_the_single_models():
     for line, e in zip(routers, evals):
         np.testing.assert_allclose(line.get_xydata(), e.curve[["cost_per_1k", "quality"]].to_numpy())
     assert routers[2].get_label() == "llm (SIMULATED)" and routers[2].get_linestyle() == "--"
-    assert routers[0].get_linestyle() == "-"
+    assert routers[0].get_linestyle() == "-" and routers[0].get_color() == plots.ROUTER_COLOURS["random"]
     (squares,) = [c for c in ax.collections if c.get_gid() == "single_models"]
     np.testing.assert_allclose(squares.get_offsets(), evals[0].singles[["cost_per_1k", "quality"]].to_numpy())
     assert [t.get_text() for t in ax.texts] == [f"{t}: {m}" for t, m in zip(TIERS, MODELS)]
@@ -154,10 +154,11 @@ def test_breakdown_by_difficulty_and_subsets():
 def test_cascade_plot_and_non_cascade_curves():
     tt = tier_table()
     curve = sweep(tt, scores(tt), np.linspace(0, 1.01, 21), cascade=True)
-    fig = plots.plot_cascade(curve, simulated=True)
+    fig = plots.plot_cascade(curve, simulated=True, all_expensive_per_1k=75.0)
     left, right = fig.axes
     np.testing.assert_allclose(left.get_lines()[0].get_ydata(), 100 * curve["escalation_rate"])
     np.testing.assert_allclose(right.get_lines()[0].get_ydata(), curve["cost_per_1k"])
+    assert right.get_lines()[1].get_ydata()[0] == 75.0
     assert "(%)" in left.get_ylabel() and "$ per 1k requests" in right.get_ylabel()
     assert "SIMULATED" in left.get_title()
     with pytest.raises(ValueError, match="not a cascade"):
