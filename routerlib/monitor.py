@@ -1,0 +1,194 @@
+"""Production failure modes, detected over routed traffic: under-routing, over-routing, router latency,
+cascade cost explosion. Each monitor looks at rolling windows of requests and returns alerts.
+
+Traffic is a DataFrame with one row per request, in arrival order: `tier`, and where known
+`quality` (0-1), `cost_usd`, `router_latency_s`, `router_cost_usd`, `escalated` (bool).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from .metrics import TARGET_MIX
+
+
+@dataclass
+class Alert:
+    """One monitor firing on one window of requests."""
+
+    monitor: str
+    window: tuple  # (first, last) request positions
+    value: float
+    limit: float
+    message: str
+
+    def __repr__(self):
+        return f"Alert({self.monitor}: {self.message})"
+
+
+def _windows(n: int, size: int, step: int | None = None):
+    size = min(size, n)
+    step = step or max(1, size // 2)
+    starts = range(0, max(n - size, 0) + 1, step)
+    return [(s, s + size) for s in starts] if n else []
+
+
+def _check_columns(traffic: pd.DataFrame, needed, monitor):
+    missing = [c for c in needed if c not in traffic]
+    if missing:
+        raise ValueError(f"{monitor} needs column(s) {missing} in the traffic table; it has {list(traffic.columns)}")
+
+
+class UnderRoutingMonitor:
+    """Quality per route below a minimum: hard queries are reaching a tier that cannot answer them."""
+
+    name = "under-routing"
+
+    def __init__(self, min_quality: float = 0.6, window: int = 100, tiers=None, min_requests: int = 10):
+        self.min_quality, self.window, self.tiers, self.min_requests = min_quality, window, tiers, min_requests
+
+    def check(self, traffic: pd.DataFrame) -> list[Alert]:
+        _check_columns(traffic, ["tier", "quality"], self.name)
+        alerts = []
+        for lo, hi in _windows(len(traffic), self.window):
+            part = traffic.iloc[lo:hi]
+            for tier, q in part.groupby("tier")["quality"]:
+                if self.tiers is not None and tier not in self.tiers:
+                    continue
+                q = q.dropna()
+                if len(q) >= self.min_requests and q.mean() < self.min_quality:
+                    alerts.append(Alert(self.name, (lo, hi), float(q.mean()), self.min_quality,
+                                        f"requests {lo}-{hi}: quality on the {tier} route is {q.mean():.2f} "
+                                        f"(< {self.min_quality:.2f}) over {len(q)} requests; route fewer hard "
+                                        "queries there (raise the threshold) or set a minimum quality"))
+        return alerts
+
+    def __repr__(self):
+        return f"UnderRoutingMonitor(min_quality={self.min_quality}, window={self.window})"
+
+
+class OverRoutingMonitor:
+    """Traffic mix above the target share on the dearer tiers: costs are high for nothing."""
+
+    name = "over-routing"
+
+    def __init__(self, band=None, window: int = 200, slack: float = 0.05):
+        self.band, self.window, self.slack = band or TARGET_MIX, window, slack
+
+    def check(self, traffic: pd.DataFrame) -> list[Alert]:
+        _check_columns(traffic, ["tier"], self.name)
+        alerts = []
+        dear = list(self.band)[1:]
+        for lo, hi in _windows(len(traffic), self.window):
+            shares = traffic["tier"].iloc[lo:hi].value_counts(normalize=True)
+            for tier in dear:
+                share, top = float(shares.get(tier, 0.0)), self.band[tier][1] + self.slack
+                if share > top:
+                    alerts.append(Alert(self.name, (lo, hi), share, top,
+                                        f"requests {lo}-{hi}: {share:.0%} went to {tier} (target at most "
+                                        f"{self.band[tier][1]:.0%}); calibrate thresholds to the target mix"))
+        return alerts
+
+    def __repr__(self):
+        return f"OverRoutingMonitor(window={self.window}, slack={self.slack})"
+
+
+class RouterLatencyMonitor:
+    """Router overhead p50/p95 above a budget (an LLM router adds 100-200 ms or more per request)."""
+
+    name = "router-latency"
+
+    def __init__(self, p95_limit_s: float = 0.2, window: int = 100):
+        self.p95_limit_s, self.window = p95_limit_s, window
+
+    def check(self, traffic: pd.DataFrame) -> list[Alert]:
+        _check_columns(traffic, ["router_latency_s"], self.name)
+        alerts = []
+        for lo, hi in _windows(len(traffic), self.window):
+            lat = traffic["router_latency_s"].iloc[lo:hi].dropna()
+            if not len(lat):
+                continue
+            p50, p95 = float(np.quantile(lat, 0.5)), float(np.quantile(lat, 0.95))
+            if p95 > self.p95_limit_s:
+                alerts.append(Alert(self.name, (lo, hi), p95, self.p95_limit_s,
+                                    f"requests {lo}-{hi}: router overhead p50 {p50 * 1000:.0f} ms, p95 "
+                                    f"{p95 * 1000:.0f} ms (> {self.p95_limit_s * 1000:.0f} ms); use a light "
+                                    "classifier or the decision cache"))
+        return alerts
+
+    def __repr__(self):
+        return f"RouterLatencyMonitor(p95_limit_s={self.p95_limit_s}, window={self.window})"
+
+
+class CascadeCostMonitor:
+    """Escalation rate so high that a cascade costs more than the savings it was meant to bring."""
+
+    name = "cascade-cost"
+
+    def __init__(self, max_escalation: float = 0.4, window: int = 100):
+        self.max_escalation, self.window = max_escalation, window
+
+    def check(self, traffic: pd.DataFrame) -> list[Alert]:
+        _check_columns(traffic, ["escalated"], self.name)
+        alerts = []
+        for lo, hi in _windows(len(traffic), self.window):
+            part = traffic.iloc[lo:hi]
+            rate = float(part["escalated"].mean())
+            if rate > self.max_escalation:
+                wasted = float(part.get("router_cost_usd", pd.Series(0.0)).sum())
+                alerts.append(Alert(self.name, (lo, hi), rate, self.max_escalation,
+                                    f"requests {lo}-{hi}: {rate:.0%} escalated (> {self.max_escalation:.0%}); "
+                                    f"${wasted:.4f} spent on answers thrown away and checks; lower the "
+                                    "acceptance threshold or use a better scorer"))
+        return alerts
+
+    def __repr__(self):
+        return f"CascadeCostMonitor(max_escalation={self.max_escalation}, window={self.window})"
+
+
+def default_monitors() -> list:
+    return [UnderRoutingMonitor(), OverRoutingMonitor(), RouterLatencyMonitor(), CascadeCostMonitor()]
+
+
+def check_all(traffic: pd.DataFrame, monitors=None) -> pd.DataFrame:
+    """Run every monitor that has the columns it needs; one row per alert (empty when healthy)."""
+    rows = []
+    for m in monitors or default_monitors():
+        try:
+            alerts = m.check(traffic)
+        except ValueError:  # this traffic lacks the monitor's columns (e.g. no cascade): nothing to watch
+            continue
+        rows += [{"monitor": a.monitor, "from": a.window[0], "to": a.window[1], "value": a.value,
+                  "limit": a.limit, "message": a.message} for a in alerts]
+    return pd.DataFrame(rows, columns=["monitor", "from", "to", "value", "limit", "message"])
+
+
+def traffic_of(tt, assignment, router_latency_s=0.0, router_cost_usd=0.0, cascade: bool = False,
+               seed: int | None = 0) -> pd.DataFrame:
+    """Traffic rows of a routed policy over a TierTable's queries, in a seeded random arrival order.
+
+    Recorded datasets are sorted (by subject, say); real traffic is not, so windows are shuffled
+    unless seed is None.
+    """
+    a = np.asarray(assignment)
+    rows = np.arange(tt.n)
+    paid = np.cumsum(tt.cost, axis=1) if cascade else tt.cost
+    traffic = pd.DataFrame({
+        "tier": np.array(tt.tiers)[a], "quality": tt.quality[rows, a], "cost_usd": paid[rows, a],
+        "router_latency_s": np.broadcast_to(router_latency_s, tt.n).astype(float),
+        "router_cost_usd": np.broadcast_to(router_cost_usd, tt.n).astype(float) + (
+            (paid[rows, a] - tt.cost[rows, a]) if cascade else 0.0),
+        "escalated": a > 0 if cascade else np.zeros(tt.n, bool)}, index=tt.prompts.index)
+    if seed is not None:
+        traffic = traffic.iloc[np.random.default_rng(seed).permutation(tt.n)]
+    return traffic
+
+
+def traffic_from_exercise(result) -> pd.DataFrame:
+    """Traffic rows of an exercise run (live, replayed or simulated), in query order."""
+    rows = result.rows
+    return pd.DataFrame({"tier": rows["tier"], "quality": rows["quality"].astype(float),
+                         "cost_usd": rows["cost_usd"], "router_latency_s": rows["router_latency_s"],
+                         "router_cost_usd": rows["router_cost_usd"], "escalated": False})

@@ -1,0 +1,64 @@
+"""Failure-mode monitors: each fires on its induced failure and stays quiet on a healthy run."""
+import numpy as np
+import pandas as pd
+import pytest
+
+from routerlib.monitor import (CascadeCostMonitor, OverRoutingMonitor, RouterLatencyMonitor, UnderRoutingMonitor,
+                               check_all)
+
+
+def traffic(n=300, cheap=0.75, mid=0.2, quality_cheap=0.9, latency=0.001, escalated=0.1, seed=0):
+    rng = np.random.default_rng(seed)
+    u = rng.random(n)
+    tier = np.where(u < cheap, "cheap", np.where(u < cheap + mid, "mid", "expensive"))
+    quality = np.where(tier == "cheap", rng.random(n) < quality_cheap, rng.random(n) < 0.9).astype(float)
+    return pd.DataFrame({"tier": tier, "quality": quality, "cost_usd": 0.001, "router_latency_s": latency,
+                         "router_cost_usd": 0.0, "escalated": rng.random(n) < escalated})
+
+
+def test_healthy_traffic_raises_nothing():
+    assert check_all(traffic()).empty
+
+
+@pytest.mark.parametrize("bad, monitor", [
+    (dict(quality_cheap=0.3), "under-routing"),
+    (dict(cheap=0.3, mid=0.3), "over-routing"),
+    (dict(latency=0.3), "router-latency"),
+    (dict(escalated=0.8), "cascade-cost"),
+])
+def test_each_monitor_fires_on_its_failure(bad, monitor):
+    alerts = check_all(traffic(**bad))
+    assert set(alerts["monitor"]) == {monitor}
+    assert alerts["message"].str.contains("requests").all()
+
+
+def test_alert_messages_say_what_to_do():
+    under = UnderRoutingMonitor(min_quality=0.6).check(traffic(quality_cheap=0.3))[0]
+    assert "cheap route" in under.message and "threshold" in under.message
+    assert "calibrate" in OverRoutingMonitor().check(traffic(cheap=0.2, mid=0.2))[0].message
+    assert "decision cache" in RouterLatencyMonitor().check(traffic(latency=0.5))[0].message
+    assert "acceptance threshold" in CascadeCostMonitor().check(traffic(escalated=0.9))[0].message
+
+
+def test_missing_columns_are_named_and_skipped_by_check_all():
+    with pytest.raises(ValueError, match=r"needs column\(s\) \['escalated'\]"):
+        CascadeCostMonitor().check(traffic().drop(columns="escalated"))
+    assert check_all(traffic().drop(columns="escalated")).empty
+
+
+def test_failure_scenarios_on_recorded_data():
+    from conftest import mirror_dir
+    if mirror_dir() is None:
+        pytest.skip("data mirror not present (set ROUTERLIB_DATA_DIR)")
+    from routerlib import datasets
+    from routerlib.failures import monitors, scenarios
+    fired = {name: set(check_all(t, monitors())["monitor"])
+             for name, t in scenarios(datasets.load("routellm-gsm8k", mirror_dir())).items()}
+    assert fired["healthy"] == set()
+    assert fired["under-routing (aggressive threshold: all cheap)"] == {"under-routing"}
+    assert fired["over-routing (timid threshold: all expensive)"] == {"over-routing"}
+    assert fired["router latency (slow LLM router, SIMULATED 250-350 ms)"] == {"router-latency"}
+    assert "cascade-cost" in fired["cascade explosion (strict: accept at 0.9)"]
+    for name, alerts in fired.items():
+        if name.startswith("mitigated"):
+            assert alerts == set(), name
