@@ -15,7 +15,8 @@ from .simulated import DEFAULT_ROUTER_ACCURACY, SimulatedBackend
 
 ROUTERS = ("llm", "rules")
 ROW_FIELDS = ["id", "difficulty", "task_type", "tier", "model", "prompt_tokens", "completion_tokens",
-              "cost_usd", "router_cost_usd", "quality", "latency_s", "router_latency_s", "error", "router_error"]
+              "cost_usd", "router_cost_usd", "quality", "latency_s", "router_latency_s", "error", "router_error",
+              "routed_tier", "fallback", "truncated"]
 
 
 def make_router(name: str, backend, catalog, router_model=None):
@@ -33,7 +34,29 @@ def outcome_table(requests, completions) -> pd.DataFrame:
         "query_id": r.query.id, "model": c.model, "prompt_tokens": c.prompt_tokens,
         "completion_tokens": c.completion_tokens, "cost_usd": c.cost_usd, "quality": c.quality,
         "latency_s": c.latency_s, "error": c.error, "text": c.text,
+        "truncated": (c.extra or {}).get("finish_reason") == "length",
     } for r, c in zip(requests, completions)])
+
+
+def with_fallback(rows: pd.DataFrame, outcomes: pd.DataFrame, tier_models: dict) -> pd.DataFrame:
+    """Where the routed tier's call failed, serve the next tier that answered (dearer first, then cheaper).
+
+    Every tier was already called for the baselines, so a fallback costs no extra call and nothing
+    is billed twice; a query no tier could answer keeps its error and costs nothing.
+    """
+    rows = rows.assign(routed_tier=rows["tier"], fallback=False)
+    tiers = list(tier_models)
+    answered = outcomes[outcomes["error"].isna()].set_index(["query_id", "model"])
+    for i in rows.index[rows["error"].notna()]:
+        k = tiers.index(rows.at[i, "tier"])
+        for tier in tiers[k + 1:] + tiers[:k][::-1]:
+            key = (rows.at[i, "id"], tier_models[tier])
+            if key in answered.index:
+                got = answered.loc[key]
+                rows.loc[i, ["tier", "model", "fallback"]] = [tier, tier_models[tier], True]
+                rows.loc[i, got.index] = got.to_numpy()
+                break
+    return rows
 
 
 @dataclass
@@ -91,7 +114,10 @@ class ExerciseResult:
         if s["quality"] is None:
             lines.append("Quality: unknown (no grader); compare the answers in the run log.")
         if s["failed_calls"]:
-            lines.append(f"Failed calls: {s['failed_calls']} (recorded with their errors, cost 0)")
+            lines.append(f"Failed calls: {s['failed_calls']} (recorded with their errors, cost 0); "
+                         f"{s['fallbacks']} request(s) served by the next tier, {s['unanswered']} unanswered")
+        if s["truncated_answers"]:
+            lines.append(f"Truncated answers (finish_reason=length): {s['truncated_answers']}")
         return "\n".join(lines)
 
     def _overhead_line(self) -> str:
@@ -133,6 +159,7 @@ def run_exercise(router="llm", backend=None, queries=None, catalog=None, seed=0,
     chosen = pd.DataFrame([vars(d) for d in decisions]).rename(columns={"query_id": "id"})
     rows = labels.merge(chosen, on="id").merge(
         outcomes.rename(columns={"query_id": "id"}), on=["id", "model"], how="left", validate="one_to_one")
+    rows = with_fallback(rows, outcomes, tier_models)
 
     per_tier = outcomes.assign(tier=outcomes["model"].map({m: t for t, m in tier_models.items()}))
     all_cost = per_tier.groupby("tier")["cost_usd"].sum()
@@ -163,6 +190,9 @@ def run_exercise(router="llm", backend=None, queries=None, catalog=None, seed=0,
         "router_errors": int(rows["router_error"].notna().sum()),
         "router_latency_mean_s": float(rows["router_latency_s"].mean()),
         "failed_calls": int(outcomes["error"].notna().sum()),
+        "fallbacks": int(rows["fallback"].sum()),
+        "unanswered": int(rows["error"].notna().sum()),
+        "truncated_answers": int(rows["truncated"].sum()),
         "seed": seed if simulated else None,
         "router_accuracy": (getattr(getattr(backend, "router_backend", backend), "router_accuracy", None)
                             if router == "llm" else None),

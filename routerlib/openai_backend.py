@@ -68,13 +68,14 @@ def _retry_after(error) -> float | None:
         return max(0.0, when.timestamp() - time.time()) if when else None
 
 
-def _logprobs(response) -> dict:
-    """{'logprobs': [per-token log-probabilities]} when the server sent them, else {}."""
-    try:
-        content = response.choices[0].logprobs.content
-        return {"logprobs": [t.logprob for t in content]} if content else {}
-    except (AttributeError, IndexError, TypeError):
-        return {}
+def _extra(response) -> dict:
+    """finish_reason, and per-token log-probabilities when the server sent them."""
+    choice = response.choices[0]
+    extra = {"finish_reason": getattr(choice, "finish_reason", None)}
+    content = getattr(getattr(choice, "logprobs", None), "content", None)
+    if content:
+        extra["logprobs"] = [t.logprob for t in content]
+    return extra
 
 
 class OpenAIBackend(Backend):
@@ -131,7 +132,8 @@ class OpenAIBackend(Backend):
         key = request.key(base_url)
         if self.run_log is not None and (done := self.run_log.finished(key)):
             return Completion(model.name, done["text"], done["prompt_tokens"], done["completion_tokens"],
-                              done["cost_usd"], done["latency_s"], attempts=done["attempts"], from_log=True)
+                              done["cost_usd"], done["latency_s"], attempts=done["attempts"], from_log=True,
+                              extra={"finish_reason": done.get("finish_reason")})
         start, error, response, attempt = time.perf_counter(), None, None, 0
         for attempt in range(1, self.max_retries + 2):
             try:
@@ -157,7 +159,8 @@ class OpenAIBackend(Backend):
                 "purpose": request.purpose, "prompt": request.messages[-1].get("content"),
                 "prompt_tokens": result.prompt_tokens,
                 "completion_tokens": result.completion_tokens, "cost_usd": result.cost_usd,
-                "latency_s": latency, "attempts": attempt, "text": result.text, "error": result.error})
+                "latency_s": latency, "attempts": attempt, "text": result.text, "error": result.error,
+                "finish_reason": result.extra.get("finish_reason")})
         return result
 
     def _completion(self, model, request, response, latency, attempts, error) -> Completion:
@@ -177,7 +180,7 @@ class OpenAIBackend(Backend):
             method = token_method()
         return Completion(model.name, text, prompt_tokens, completion_tokens,
                           model.cost(prompt_tokens, completion_tokens), latency, attempts=attempts,
-                          token_method=method, extra=_logprobs(response))
+                          token_method=method, extra=_extra(response))
 
     def complete_many(self, requests, progress: bool = True, desc: str = "calls") -> list[Completion]:
         """Answer requests with at most `concurrency` in flight; results keep the input order."""

@@ -9,7 +9,7 @@ import warnings
 from pathlib import Path
 
 FIELDS = ("key", "query_id", "model", "purpose", "prompt", "prompt_tokens", "completion_tokens", "cost_usd",
-          "latency_s", "attempts", "text", "error", "ts")
+          "latency_s", "attempts", "text", "error", "finish_reason", "ts")
 
 
 class RunLog:

@@ -6,7 +6,8 @@
         assert srv.count("strong") == 2
 
 Behaviour specs (chosen per requested model via ``srv.behaviours``, else ``srv.default``):
-"ok", "router-json", "router-bad", "429-once", "500", "slow", "invalid-json", "fail-rate:<p>",
+"ok", "router-json", "router-bad", "429-once", "500", "slow", "invalid-json", "truncated" (finish_reason length),
+"fail-rate:<p>[:<behaviour otherwise>]",
 "401-echo" (a 401 whose message repeats the bearer token, as some servers do, to test redaction).
 Streaming (``"stream": true``) is not supported.
 """
@@ -123,13 +124,21 @@ class FakeOpenAIServer:
                 return None
         elif spec == "invalid-json":
             return 200, b'{"choices": [', {}
-        elif spec.startswith("fail-rate:"):
+        if spec in ("429-once", "slow"):  # past their first effect these answer normally
+            spec = "ok"
+        if spec.startswith("fail-rate:"):  # "fail-rate:<p>[:<behaviour when not failing>]"
+            _, p, *then = spec.split(":", 2)
             with self._lock:
                 self._rng = self._rng or random.Random(self.seed)
-                fail = self._rng.random() < float(spec.split(":", 1)[1])
+                fail = self._rng.random() < float(p)
             if fail:
                 return 500, error_body("Random failure (fake).", "server_error"), {}
-        elif spec == "router-json":
+            spec = then[0] if then else "ok"
+        if spec == "truncated":
+            reply = self.completion(model, body.get("messages") or [], "This answer stops in the mid")
+            reply["choices"][0]["finish_reason"] = "length"
+            return 200, reply, {}
+        if spec == "router-json":
             content = f'Sure! ```json\n{{"difficulty": "{self.router_rating}"}}\n```'
         elif spec == "router-bad":
             content = "I think this one is kind of tricky."

@@ -178,3 +178,41 @@ def test_live_cascade_escalates_on_low_logprob_confidence(fake_server):
     assert d.tier == "expensive" and [c.model for c in calls] == ["gpt-4o-mini", "judge", "gpt-4o", "judge",
                                                                   "gpt-4-turbo"]
     assert d.router_cost_usd == pytest.approx(sum(c.cost_usd for c in calls[:-1]))
+
+
+def test_fifty_query_live_exercise_survives_a_server_failing_30_percent(tmp_path):
+    from routerlib.catalog import Model
+    with FakeOpenAIServer(default="fail-rate:0.3", behaviours={"router": "fail-rate:0.3:router-json"},
+                          router_rating="easy", seed=7) as srv:
+        cat = Catalog.load().add(Model("router", "cheap", 0.15, 0.60, source="test"))
+        log = tmp_path / "run.jsonl"
+        backend = OpenAIBackend(cat, api_key=SECRET, base_url=srv.base_url, run_log=log, max_retries=1,
+                                backoff_base=0.001)
+        result = run_exercise("llm", backend=backend, router_model="router", progress=False)
+        doc = json.loads(json.dumps(result.to_json()))
+        check_exercise_json(doc, cat)  # row costs = tokens x price, totals add up
+        s, rows = doc["summary"], doc["rows"]
+        assert s["failed_calls"] > 0 and s["router_errors"] > 0  # the faults really happened
+        for r in rows:  # every query answered, or explicitly failed at no cost
+            assert (r["error"] is None and r["completion_tokens"] > 0) or (r["error"] and r["cost_usd"] == 0)
+        assert s["unanswered"] == sum(r["error"] is not None for r in rows)
+        assert s["fallbacks"] == sum(r["fallback"] for r in rows) and all(
+            r["tier"] != r["routed_tier"] for r in rows if r["fallback"])
+        records = RunLog(log).records
+        billed = [r for r in records if r["error"] is None]
+        assert len({r["key"] for r in billed}) == len(billed)  # no call billed twice
+        assert len(billed) == sum(r["status"] == 200 for r in srv.requests)  # every 200 is one logged call
+        assert len(records) == 200  # 50 ratings + 150 answers, each recorded once, failed or not
+        total_billed = sum(r["cost_usd"] for r in billed)
+        assert total_billed == pytest.approx(sum(s["all_tier_cost_usd"].values()) + s["router_cost_usd"])
+
+
+def test_truncated_answers_are_flagged(fake_server, tmp_path):
+    fake_server.behaviours["gpt-4o"] = "truncated"
+    backend = OpenAIBackend(Catalog.load(), api_key=SECRET, base_url=fake_server.base_url,
+                            run_log=tmp_path / "r.jsonl")
+    qs = [Query("t1", "Explain routing.", "summarisation", "easy")]
+    result = run_exercise("rules", backend=backend, queries=qs, progress=False)
+    assert result.outcomes.set_index("model").loc["gpt-4o", "truncated"]
+    assert RunLog(tmp_path / "r.jsonl").records[-1]["finish_reason"] in ("stop", "length")
+    assert any(r["finish_reason"] == "length" for r in RunLog(tmp_path / "r.jsonl").records)
