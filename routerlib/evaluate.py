@@ -69,6 +69,8 @@ class TierTable:
 
 def split(table: OutcomeTable, test_share: float = 0.5, seed: int = 0):
     """Train and test query ids: the dataset's own split where it has one, else a seeded random one."""
+    if not 0 < test_share <= 1:
+        raise ValueError(f"test_share must be above 0 and at most 1, got {test_share}")
     q = table.queries
     if "split" in q and set(q["split"]) >= {"train", "test"}:
         return q.index[q["split"] == "train"], q.index[q["split"] == "test"]

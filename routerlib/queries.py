@@ -9,6 +9,7 @@ from .catalog import DATA_DIR
 
 EXERCISE_QUERIES = DATA_DIR / "exercise_queries.jsonl"
 DIFFICULTIES = ("easy", "medium", "hard")
+MAX_QUERY_CHARS = 200_000  # ~50k tokens: beyond any tier's useful context here; a sign of a broken input
 TASK_TYPES = ("classification", "extraction", "reformatting", "simple_fact", "summarisation",
               "code_generation", "multi_step_reasoning", "math", "proof", "system_design")
 
@@ -26,6 +27,9 @@ class Query:
     def __post_init__(self):
         if not isinstance(self.text, str) or not self.text.strip():
             raise ValueError(f"query {self.id!r} has an empty text; every query needs some words to route")
+        if len(self.text) > MAX_QUERY_CHARS:
+            raise ValueError(f"query {self.id!r} is {len(self.text):,} characters, over the {MAX_QUERY_CHARS:,} "
+                             "limit; split it or summarise it first")
         if self.difficulty is not None and self.difficulty not in DIFFICULTIES:
             raise ValueError(f"query {self.id!r}: difficulty must be one of {DIFFICULTIES}, got {self.difficulty!r}")
 

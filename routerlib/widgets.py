@@ -98,11 +98,17 @@ class _Dashboard:
     # --- evaluation ---
     def metrics_at(self, value) -> dict:
         """Cost per 1k, quality, traffic mix, savings and quality retained at a control value."""
+        lo, hi = self._control_range()
+        if not all(lo <= v <= hi for v in np.atleast_1d(value)):
+            raise ValueError(f"setting {value} is outside the control's range {lo}-{hi}")
         row = outcomes_of(self.test, self.assignment(value)[None, :], self.router_cost, self.check_cost,
                           self.cascade).iloc[0].to_dict()
         row["savings_factor"] = self.singles["cost_per_1k"].iloc[-1] / row["cost_per_1k"]
         row["quality_retained"] = row["quality"] / self.singles["quality"].max()
         return row
+
+    def _control_range(self):
+        return self.control.min, self.control.max
 
     def update(self):
         """Re-evaluate at the control's value and redraw in place."""
@@ -254,6 +260,9 @@ class WillingnessToPayDashboard(_Dashboard):
         return W.FloatLogSlider(value=0.01, base=10, min=-4, max=1, step=0.05, readout_format=".4f",
                                 description="lambda (quality per $ per 1k)", style={"description_width": "initial"},
                                 layout=W.Layout(width="520px"))
+
+    def _control_range(self):
+        return 10.0 ** self.control.min, 10.0 ** self.control.max  # a log slider's bounds are exponents
 
     def assignment(self, value) -> np.ndarray:
         return np.argmax(self.scores - float(value) * self.tier_cost[None, :], axis=1)

@@ -53,6 +53,8 @@ class ClassifierRouter(Router):
 
     def fit(self, tt, y=None):
         """Learn from a TierTable: label k = tier k's answer was good enough."""
+        if tt.n < 2:
+            raise ValueError(f"ClassifierRouter needs training queries; got {tt.n}")
         self.vectorizer_ = TfidfVectorizer(ngram_range=(1, 2), min_df=2, max_features=self.max_features,
                                            sublinear_tf=True)
         self.scaler_ = StandardScaler()
