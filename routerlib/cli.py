@@ -7,6 +7,7 @@ import sys
 
 from .catalog import Catalog, CatalogError, UnknownModelError
 from .files import ensure_writable, write_json
+from .metrics import finite_or_none
 from .openai_backend import MissingCredentialsError, OpenAIBackend
 from .runlog import RunLog
 from .simulated import DEFAULT_ROUTER_ACCURACY
@@ -111,8 +112,8 @@ def cmd_data(args) -> int:
         info = table.describe()
         doc = {"name": table.name, "n_queries": table.n_queries, "quality_scale": table.quality_scale,
                "token_method": table.token_method, "cost_method": table.cost_method, "simulated": table.simulated,
-               "models": {m: {"tier": r["tier"], "quality_mean": _num(r["quality_mean"]),
-                              "cost_usd_total": _num(r["cost_usd_total"]), "n_missing": int(r["n_missing"])}
+               "models": {m: {"tier": r["tier"], "quality_mean": finite_or_none(r["quality_mean"]),
+                              "cost_usd_total": finite_or_none(r["cost_usd_total"]), "n_missing": int(r["n_missing"])}
                           for m, r in info.iterrows()}}
         if args.json:
             if args.json == "-":
@@ -196,10 +197,6 @@ def _markdown(df) -> str:
     rule = "|" + "---|" * (len(df.columns) + 1)
     rows = ["| " + " | ".join([str(i)] + [cell(v) for v in r]) + " |" for i, r in zip(df.index, df.itertuples(index=False))]
     return "\n".join([head, rule, *rows])
-
-
-def _num(x):
-    return None if x != x else float(x)  # NaN -> None
 
 
 def _accuracy(text: str) -> float:

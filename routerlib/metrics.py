@@ -34,8 +34,14 @@ def in_target_band(mix: dict, band=None) -> dict:
 
 
 def finite_or_none(x):
-    """JSON-safe number: NaN and infinities become None."""
-    return None if x is None or (isinstance(x, float) and not math.isfinite(x)) else x
+    """A JSON-safe value: numpy scalars become Python ones, NaN and infinities become None."""
+    if isinstance(x, (bool, np.bool_)):
+        return bool(x)
+    if isinstance(x, (int, np.integer)):
+        return int(x)
+    if isinstance(x, (float, np.floating)):
+        return float(x) if math.isfinite(x) else None
+    return x
 
 
 # --- pair metrics, as RouteLLM defines them (routellm/evals/evaluate.py) ---

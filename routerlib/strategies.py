@@ -7,7 +7,7 @@ import numpy as np
 import pandas as pd
 
 from .evaluate import TierTable, assign, calibrate_mix, out_of_fold_scores, single_models, split, sweep
-from .metrics import aiq, apgr, cost_at_quality, cpt, pair_curve
+from .metrics import aiq, apgr, cost_at_quality, cpt, finite_or_none, pair_curve
 from .outcomes import OutcomeTable
 from .routers.baselines import AlwaysRouter, OracleRouter, RandomRouter
 from .routers.cascade import CascadeRouter, HeuristicScorer, JudgeScorer, VerifierScorer
@@ -63,13 +63,14 @@ class Evaluation:
 
     def to_json(self) -> dict:
         mix_cols = [f"share_{t}" for t in self.tiers]
-        curve = [{"threshold": _num(r["threshold"]), "cost_usd": _num(r["cost_usd"]), "quality": _num(r["quality"]),
-                  "traffic_mix": {t: _num(r[c]) for t, c in zip(self.tiers, mix_cols)}}
+        curve = [{"threshold": finite_or_none(r["threshold"]), "cost_usd": finite_or_none(r["cost_usd"]),
+                  "quality": finite_or_none(r["quality"]),
+                  "traffic_mix": {t: finite_or_none(r[c]) for t, c in zip(self.tiers, mix_cols)}}
                  for _, r in self.curve.iterrows()]
         return {"dataset": self.dataset, "router": self.router, "n_queries": self.n_test,
                 "split": {"train": self.n_train, "test": self.n_test}, "models": dict(zip(self.tiers, self.models)),
                 "simulated": self.simulated, "curve": curve,
-                "metrics": {k: _num(v) for k, v in self.metrics.items()},
+                "metrics": {k: finite_or_none(v) for k, v in self.metrics.items()},
                 "strong_quality": self.metrics["strong_quality"], "weak_quality": self.metrics["weak_quality"],
                 "notes": self.notes}
 
@@ -77,10 +78,6 @@ class Evaluation:
         m = self.metrics
         return (f"Evaluation({self.router} on {self.dataset}: APGR={m['apgr']:.3f}, AIQ={m['aiq']:.3f}, "
                 f"{self.n_test} test queries)")
-
-
-def _num(x):
-    return None if x is None or (isinstance(x, float) and not np.isfinite(x)) else float(x)
 
 
 def scores_of(router, tt: TierTable):
