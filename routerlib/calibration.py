@@ -41,7 +41,8 @@ def calibrate(data_dir) -> dict:
     table = load_arena(data_dir)
     scores, tokens = table.wide("quality_raw").astype(float), table.wide("completion_tokens")
     task = table.queries["prompt"].map(detect_task_type)
-    panel_pass = (scores[DIFFICULTY_PANEL] >= ACCEPTABLE_SCORE).mean(axis=1)
+    panel = scores[DIFFICULTY_PANEL]
+    panel_pass = (panel >= ACCEPTABLE_SCORE).where(panel.notna()).mean(axis=1)  # missing scores are skipped
     # Easy: most panel models answer acceptably; hard: at most one in eight does.
     difficulty = pd.cut(panel_pass, [-0.01, 0.125, 0.5, 1.0], labels=["hard", "medium", "easy"]).astype(str)
 
@@ -64,8 +65,8 @@ def calibrate(data_dir) -> dict:
         "derivation": {
             "acceptable": f"GPT-4 judge score >= {ACCEPTABLE_SCORE} on the 1-10 scale; missing or -1 scores dropped",
             "tier_stand_ins": TIER_STAND_INS,
-            "difficulty": ("share of the difficulty panel scoring acceptable on the question: "
-                           "> 0.5 easy, > 0.125 medium, else hard"),
+            "difficulty": ("share of the difficulty panel scoring acceptable on the question (missing scores "
+                           "skipped): > 0.5 easy, > 0.125 medium, else hard"),
             "difficulty_panel": DIFFICULTY_PANEL,
             "questions_per_difficulty": {d: int((difficulty == d).sum()) for d in DIFFICULTIES},
             "answers_per_cell": counts,

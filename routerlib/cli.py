@@ -49,6 +49,8 @@ def cmd_exercise(args) -> int:
               file=sys.stderr)
     elif args.run_log:
         print("note: --run-log records live calls; this simulated run makes none", file=sys.stderr)
+    if args.limit and not args.dataset:
+        print("note: --limit applies to --dataset; the query file is used whole", file=sys.stderr)
     result = run_exercise(args.router, backend=backend, queries=queries, catalog=catalog, seed=args.seed,
                           router_accuracy=args.router_accuracy, router_model=args.router_model,
                           progress=not args.quiet)
@@ -199,6 +201,20 @@ def _markdown(df) -> str:
     return "\n".join([head, rule, *rows])
 
 
+def _positive_int(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be a whole number of at least 1, got {text}")
+    return value
+
+
+def _share(text: str) -> float:
+    value = float(text)
+    if not 0 < value < 1:
+        raise argparse.ArgumentTypeError(f"must be between 0 and 1 (exclusive), got {text}")
+    return value
+
+
 def _accuracy(text: str) -> float:
     value = float(text)
     if not 0 <= value <= 1:
@@ -223,7 +239,7 @@ def build_parser() -> argparse.ArgumentParser:
     ex.add_argument("--catalog", help="JSON file adding or overriding models and tier defaults")
     ex.add_argument("--dataset", help="replay recorded answers of a dataset (see `data list`) or outcome file")
     ex.add_argument("--data-dir", help="data mirror for --dataset (default: ROUTERLIB_DATA_DIR, else the cache)")
-    ex.add_argument("--limit", type=int, help="with --dataset: a seeded random sample of this many queries")
+    ex.add_argument("--limit", type=_positive_int, help="with --dataset: a seeded random sample of this many queries")
     ex.add_argument("--concurrency", type=int, default=4, help="live calls in flight at once")
     ex.add_argument("--quiet", action="store_true", help="no progress bars")
     ex.set_defaults(func=cmd_exercise)
@@ -238,7 +254,7 @@ def build_parser() -> argparse.ArgumentParser:
     ev.add_argument("--dataset", required=True, help="dataset name (see `data list`) or a CSV/Parquet outcome file")
     ev.add_argument("--router", required=True, choices=ROUTER_NAMES)
     ev.add_argument("--seed", type=int, default=0, help="seed of the train/test split and of random parts")
-    ev.add_argument("--test-share", type=float, default=0.5, help="share of queries held out (if no split given)")
+    ev.add_argument("--test-share", type=_share, default=0.5, help="share of queries held out (if no split given)")
     ev.add_argument("--router-accuracy", type=_accuracy, default=DEFAULT_ROUTER_ACCURACY,
                     help="llm router: chance the simulated rating is right")
     ev.add_argument("--data-dir", help="data mirror (default: ROUTERLIB_DATA_DIR, else the cache)")

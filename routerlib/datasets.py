@@ -66,6 +66,8 @@ def load(name_or_path, data_dir=None, catalog=None) -> OutcomeTable:
     if name_or_path in DATASETS:
         return DATASETS[name_or_path].load(data_dir=data_dir, catalog=catalog)
     if Path(str(name_or_path)).suffix.lower() in (".csv", ".parquet", ".pq", ".jsonl") or Path(str(name_or_path)).exists():
+        if not Path(str(name_or_path)).is_file():
+            raise FileNotFoundError(f"outcome file not found: {name_or_path}")
         if str(name_or_path).endswith(".jsonl"):
             from .loaders.user import load_run_log
             return load_run_log(name_or_path, catalog)

@@ -111,7 +111,8 @@ def fetch(names, explicit=None, download_missing: bool | None = None) -> dict[st
         why = ("download failed (" + "; ".join(failures[:3]) + ")" if failures
                else "downloads are off (ROUTERLIB_OFFLINE=1)" if not allowed else "")
         raise DataNotFoundError(
-            f"{len(still)} data file(s) missing from {data_dir(explicit)} and {cache_dir()}:\n  {listed}\n"
+            f"{len(still)} data file(s) missing from {' and '.join(map(str, dict.fromkeys([data_dir(explicit), cache_dir()])))}:"
+            f"\n  {listed}\n"
             f"{why}\nTo get them: on a machine with network run `python -m routerlib data fetch NAME`, or "
             "point ROUTERLIB_DATA_DIR (or --data-dir) at a mirror laid out as <owner>/<repo>/<path>.")
     return found

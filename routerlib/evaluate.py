@@ -79,6 +79,14 @@ def split(table: OutcomeTable, test_share: float = 0.5, seed: int = 0):
     return q.index[np.sort(order[:cut])], q.index[np.sort(order[cut:])]
 
 
+def train_test(table: OutcomeTable, test_share: float = 0.5, seed: int = 0):
+    """(train, test) TierTables; each tier's model is its best on the train queries only (no peeking)."""
+    train_ids, test_ids = split(table, test_share, seed)
+    catalog = dataset_catalog(table.subset(train_ids)) if len(train_ids) else dataset_catalog(table)
+    tt = TierTable.from_table(table, catalog)
+    return tt.take_ids(train_ids), tt.take_ids(test_ids)
+
+
 def assign(scores: np.ndarray, thresholds) -> np.ndarray:
     """Tier index per query: the first tier whose score reaches its threshold, else the last."""
     scores = np.asarray(scores, float)

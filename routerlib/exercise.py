@@ -116,6 +116,10 @@ class ExerciseResult:
         if s["failed_calls"]:
             lines.append(f"Failed calls: {s['failed_calls']} (recorded with their errors, cost 0); "
                          f"{s['fallbacks']} request(s) served by the next tier, {s['unanswered']} unanswered")
+        missing = {t: n for t, n in s["all_tier_failed_calls"].items() if n}
+        if missing:
+            lines.append("Note: single-tier totals count answered calls only; failed calls left out: "
+                         + ", ".join(f"all-{t} {n}" for t, n in missing.items()))
         if s["truncated_answers"]:
             lines.append(f"Truncated answers (finish_reason=length): {s['truncated_answers']}")
         return "\n".join(lines)
@@ -190,6 +194,7 @@ def run_exercise(router="llm", backend=None, queries=None, catalog=None, seed=0,
         "router_errors": int(rows["router_error"].notna().sum()),
         "router_latency_mean_s": float(rows["router_latency_s"].mean()),
         "failed_calls": int(outcomes["error"].notna().sum()),
+        "all_tier_failed_calls": {t: int(per_tier.loc[per_tier["tier"] == t, "error"].notna().sum()) for t in tiers},
         "fallbacks": int(rows["fallback"].sum()),
         "unanswered": int(rows["error"].notna().sum()),
         "truncated_answers": int(rows["truncated"].sum()),

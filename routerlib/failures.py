@@ -9,7 +9,7 @@ import time
 
 import numpy as np
 
-from .evaluate import TierTable, assign, calibrate_mix, calibrate_quality, split
+from .evaluate import assign, calibrate_mix, calibrate_quality, train_test
 from .monitor import (CascadeCostMonitor, OverRoutingMonitor, RouterLatencyMonitor, UnderRoutingMonitor,
                       traffic_of)
 from .routers.cascade import CascadeRouter, VerifierScorer
@@ -38,9 +38,7 @@ def classifier_latency(router, texts, n: int = 50) -> np.ndarray:
 
 def scenarios(table, seed: int = 0, target_mix=(0.5, 0.5)) -> dict:
     """name -> traffic table: healthy runs, the four induced failures, and their mitigations."""
-    tt = TierTable.from_table(table)
-    train_ids, test_ids = split(table, 0.5, seed)
-    train, test = tt.take_ids(train_ids), tt.take_ids(test_ids)
+    train, test = train_test(table, 0.5, seed)
     clf = ClassifierRouter().fit(train)
     scores = clf.tier_scores(test)
     light = np.resize(classifier_latency(clf, test.prompts), test.n)  # measured, real

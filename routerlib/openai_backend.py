@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import email.utils
 import json
+import math
 import os
 import random
 import threading
@@ -48,24 +49,25 @@ class Secret:
 
 
 def _retry_after(error) -> float | None:
-    """Seconds the server asked us to wait (Retry-After or retry-after-ms), if it said."""
+    """Seconds the server asked us to wait (Retry-After or retry-after-ms); None if absent or unreadable."""
     response = getattr(error, "response", None)
     if response is None:
         return None
     headers = response.headers
-    if headers.get("retry-after-ms"):
-        try:
-            return float(headers["retry-after-ms"]) / 1000
-        except ValueError:
-            pass
-    value = headers.get("retry-after")
-    if not value:
-        return None
     try:
-        return float(value)
-    except ValueError:
-        when = email.utils.parsedate_to_datetime(value)
-        return max(0.0, when.timestamp() - time.time()) if when else None
+        if headers.get("retry-after-ms"):
+            seconds = float(headers["retry-after-ms"]) / 1000
+        elif headers.get("retry-after"):
+            value = headers["retry-after"]
+            try:
+                seconds = float(value)
+            except ValueError:
+                seconds = email.utils.parsedate_to_datetime(value).timestamp() - time.time()
+        else:
+            return None
+    except (TypeError, ValueError, IndexError, OverflowError):  # a garbled header: fall back to our backoff
+        return None
+    return max(0.0, seconds) if math.isfinite(seconds) else None
 
 
 def _extra(response) -> dict:
@@ -168,7 +170,7 @@ class OpenAIBackend(Backend):
             return Completion(model.name, None, latency_s=latency, attempts=attempts,
                               error=error or "no response")
         try:
-            text = response.choices[0].message.content or ""
+            text = self._redact(response.choices[0].message.content or "")
         except (AttributeError, IndexError, TypeError):
             return Completion(model.name, None, latency_s=latency, attempts=attempts,
                               error="malformed response: no choices[0].message.content")
@@ -187,10 +189,15 @@ class OpenAIBackend(Backend):
         requests = list(requests)
         self.check_credentials({r.model for r in requests})
         results: list = [None] * len(requests)
-        with ThreadPoolExecutor(max_workers=max(1, self.concurrency)) as pool:
+        pool = ThreadPoolExecutor(max_workers=max(1, self.concurrency))
+        try:
             futures = {pool.submit(self.complete, r): i for i, r in enumerate(requests)}
             for fut in tqdm(as_completed(futures), total=len(futures), desc=desc, disable=not progress):
                 results[futures[fut]] = fut.result()
+        except BaseException:  # Ctrl-C or a bug: start no more paid calls; those in flight finish and are logged
+            pool.shutdown(wait=True, cancel_futures=True)
+            raise
+        pool.shutdown(wait=True)
         return results
 
     def __repr__(self):

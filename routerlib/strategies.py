@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from .evaluate import TierTable, assign, calibrate_mix, out_of_fold_scores, single_models, split, sweep
+from .evaluate import TierTable, assign, calibrate_mix, out_of_fold_scores, single_models, sweep, train_test
 from .metrics import aiq, apgr, cost_at_quality, cpt, finite_or_none, pair_curve
 from .outcomes import OutcomeTable
 from .routers.baselines import AlwaysRouter, OracleRouter, RandomRouter
@@ -71,7 +71,8 @@ class Evaluation:
                 "split": {"train": self.n_train, "test": self.n_test}, "models": dict(zip(self.tiers, self.models)),
                 "simulated": self.simulated, "curve": curve,
                 "metrics": {k: finite_or_none(v) for k, v in self.metrics.items()},
-                "strong_quality": self.metrics["strong_quality"], "weak_quality": self.metrics["weak_quality"],
+                "strong_quality": finite_or_none(self.metrics["strong_quality"]),
+                "weak_quality": finite_or_none(self.metrics["weak_quality"]),
                 "notes": self.notes}
 
     def __repr__(self):
@@ -91,12 +92,13 @@ def scores_of(router, tt: TierTable):
 
 
 def evaluate_router(table: OutcomeTable, name: str, seed: int = 0, test_share: float = 0.5,
-                    router_accuracy: float = DEFAULT_ROUTER_ACCURACY, tt: TierTable | None = None) -> Evaluation:
+                    router_accuracy: float = DEFAULT_ROUTER_ACCURACY, halves=None) -> Evaluation:
     """Fit on the train split (learned routers), then sweep thresholds on the test split."""
-    tt = tt or TierTable.from_table(table)
-    train_ids, test_ids = split(table, test_share, seed)
-    train, test = tt.take_ids(train_ids), tt.take_ids(test_ids)
-    router = make_router(name, tt, seed, router_accuracy)
+    train, test = halves or train_test(table, test_share, seed)
+    if train.n < 2 or test.n < 2:
+        raise ValueError(f"{table.name}: a split of {train.n} train / {test.n} test queries is too small; "
+                         "choose a test share that leaves at least 2 queries on each side")
+    router = make_router(name, test, seed, router_accuracy)
     if hasattr(router, "fit"):
         router.fit(train)
     scores, router_cost, check_cost, cascade = scores_of(router, test)
@@ -146,12 +148,12 @@ def _pair_points(tt: TierTable, scores: np.ndarray) -> pd.DataFrame:
 
 def compare(table: OutcomeTable, names=ROUTER_NAMES, seed: int = 0, **kw) -> pd.DataFrame:
     """Every named router's headline metrics on the same split."""
-    tt = TierTable.from_table(table)
+    halves = train_test(table, kw.pop("test_share", 0.5), seed)
     rows = []
     for name in names:
-        if name.startswith("always-") and name[len("always-"):] not in tt.tiers:
+        if name.startswith("always-") and name[len("always-"):] not in halves[1].tiers:
             continue
-        e = evaluate_router(table, name, seed, tt=tt, **kw)
+        e = evaluate_router(table, name, seed, halves=halves, **kw)
         rows.append({"router": name, **{k: e.metrics[k] for k in (
             "apgr", "cpt50", "cpt80", "aiq", "cost_per_1k_at_95pct_best", "savings_factor_at_95pct_best",
             "router_cost_per_1k")}, "simulated": e.simulated})
@@ -167,13 +169,11 @@ def mix_transfer(table: OutcomeTable, target=None, seed: int = 0) -> dict:
     by the classifier fitted on the whole train half. Returns the target, the mix reached and the
     largest miss, in share points.
     """
-    tt = TierTable.from_table(table)
-    train_ids, test_ids = split(table, 0.5, seed)
-    train, test = tt.take_ids(train_ids), tt.take_ids(test_ids)
-    target = np.asarray(target if target is not None else ([0.75, 0.20, 0.05] if len(tt.tiers) == 3 else [0.7, 0.3]))
+    train, test = train_test(table, 0.5, seed)
+    target = np.asarray(target if target is not None else ([0.75, 0.20, 0.05] if len(test.tiers) == 3 else [0.7, 0.3]))
     thresholds = calibrate_mix(out_of_fold_scores(ClassifierRouter, train, seed=seed), target)
     reached = np.bincount(assign(ClassifierRouter().fit(train).tier_scores(test), thresholds),
                           minlength=len(target)) / test.n
-    return {"dataset": table.name, "train": train.n, "test": test.n, "tiers": tt.tiers,
+    return {"dataset": table.name, "train": train.n, "test": test.n, "tiers": test.tiers,
             "target": target.tolist(), "reached": reached.round(4).tolist(),
             "max_miss_points": float(np.abs(reached - target).max() * 100)}

@@ -16,8 +16,7 @@ from matplotlib.figure import Figure
 from PIL import Image
 
 from . import datasets
-from .evaluate import (TierTable, assign, assign_cuts, cuts_for_mix, difficulty, outcomes_of, single_models, split,
-                       sweep)
+from .evaluate import assign, assign_cuts, cuts_for_mix, difficulty, outcomes_of, single_models, sweep, train_test
 from .metrics import TARGET_MIX, non_decreasing_convex_hull
 from .strategies import ROUTER_NAMES, make_router, scores_of
 
@@ -54,15 +53,14 @@ class _Dashboard:
 
     def _load(self, dataset, router):
         table = datasets.load(dataset, self.data_dir)
-        tt = TierTable.from_table(table)
-        if len(tt.tiers) not in (2, 3):
-            raise ValueError(f"dashboards handle two or three tiers; {dataset} has {len(tt.tiers)}")
-        train_ids, test_ids = split(table, self.test_share, self.seed)
-        train, self.test = tt.take_ids(train_ids), tt.take_ids(test_ids)
-        self.router = make_router(router, tt, self.seed)
+        train, self.test = train_test(table, self.test_share, self.seed)
+        if len(self.test.tiers) not in (2, 3):
+            raise ValueError(f"dashboards handle two or three tiers; {dataset} has {len(self.test.tiers)}")
+        self.router = make_router(router, self.test, self.seed)
         if hasattr(self.router, "fit"):
             self.router.fit(train)
         self.scores, self.router_cost, self.check_cost, self.cascade = scores_of(self.router, self.test)
+        self.train_good_rate = train.good().mean(axis=0) if train.n else np.ones(len(self.test.tiers))
         self.simulated = table.simulated or router in ("llm", "cascade-judge")
         self.singles = single_models(self.test)
         self.name, self.router_name = dataset, router
@@ -265,7 +263,9 @@ class WillingnessToPayDashboard(_Dashboard):
         return 10.0 ** self.control.min, 10.0 ** self.control.max  # a log slider's bounds are exponents
 
     def assignment(self, value) -> np.ndarray:
-        return np.argmax(self.scores - float(value) * self.tier_cost[None, :], axis=1)
+        predicted = self.scores.copy()
+        predicted[:, -1] = self.train_good_rate[-1]  # the fallback column is 1 by construction, not a prediction
+        return np.argmax(predicted - float(value) * self.tier_cost[None, :], axis=1)
 
     def reference_curve(self):
         a = np.stack([self.assignment(lam) for lam in np.logspace(-4, 1, 121)])

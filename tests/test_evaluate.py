@@ -128,6 +128,13 @@ def test_pair_curve_thresholds_follow_routellm():
     assert points["quality"].tolist() == [1.0, 0.8, 0.6, 0.4, 0.2, 0.0]
 
 
+def test_apgr_and_cpt_on_a_hand_computed_curve():
+    # points (0%, 0.2) (50%, 0.7) (100%, 0.6): area = 0.25*(0.2+0.7) + 0.25*(0.7+0.6) = 0.55
+    pct, q = [0, 50, 100], [0.2, 0.7, 0.6]
+    assert apgr(pct, q, 0.2, 0.6) == pytest.approx((0.55 - 0.2) / (0.6 - 0.2))  # 0.875
+    assert cpt(pct, q, 0.2, 0.6, 0.5) == pytest.approx(20.0)  # 0.4 is reached at 2/5 of the way to 50%
+
+
 def test_straight_line_between_weak_and_strong_recovers_half_the_gap():
     pct = np.array([0, 25, 50, 75, 100])
     assert apgr(pct, 0.2 + 0.6 * pct / 100, 0.2, 0.8) == pytest.approx(0.5)

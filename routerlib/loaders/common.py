@@ -70,3 +70,16 @@ def token_counts(texts: pd.Series) -> pd.Series:
     """Tokens per text, counting each distinct text once; NaN for missing texts."""
     unique = {t: count_tokens(t) for t in texts.dropna().unique()}
     return texts.map(unique).astype(float)
+
+
+def as_quality(series: pd.Series, where) -> pd.Series:
+    """Quality in 0-1 from numbers or True/False; empty stays missing, anything else is an error naming the row."""
+    if series.dtype == bool or series.map(lambda v: isinstance(v, bool)).any():
+        series = series.map(lambda v: float(v) if isinstance(v, bool) else v)
+    numbers = pd.to_numeric(series, errors="coerce")
+    bad = series.notna() & (series.astype(str).str.strip() != "") & numbers.isna()
+    if bad.any():
+        row = bad.to_numpy().argmax()
+        raise DataFormatError(f"{where}: quality must be a number or True/False, got {series[bad].iloc[0]!r} "
+                              f"(data row {row + 1})")
+    return numbers.astype(float)

@@ -12,7 +12,7 @@ from ..datasources import DataNotFoundError, cache_dir, downloads_allowed, fetch
 from ..datasources import data_dir as resolve_data_dir
 from ..outcomes import OutcomeTable, priced
 from ..tokens import token_method
-from .common import read_table, require_columns, token_counts
+from .common import as_quality, read_table, require_columns, token_counts
 
 ROUTERDC = "shuhao02/RouterDC/datasets/routerbench_zs"
 SOURCE = "RouterBench (withmartian/routerbench, MIT) as re-packaged by RouterDC (shuhao02/RouterDC @ 0e63989c)"
@@ -67,7 +67,7 @@ def from_wide(df: pd.DataFrame, name: str, catalog: Catalog, where, source: str 
     parts, recorded = [], True
     for m in models:
         require_columns(df, [m], where)
-        quality = pd.to_numeric(df[m], errors="coerce")
+        quality = as_quality(df[m], f"{where}, column {m!r}")
         response = df.get(f"{m}|model_response")
         cost = df.get(f"{m}|total_cost")
         recorded &= cost is not None

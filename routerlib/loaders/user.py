@@ -9,7 +9,7 @@ from ..catalog import Catalog
 from ..datasources import DataFormatError
 from ..outcomes import OutcomeTable, priced
 from ..runlog import RunLog
-from .common import read_table
+from .common import as_quality, read_table
 from .routerbench import from_wide
 
 LONG_HELP = ("long form needs columns model, quality (0-1), query_id or query, and cost_usd or "
@@ -25,10 +25,12 @@ def _long(df: pd.DataFrame, name: str, catalog: Catalog, where) -> OutcomeTable:
     if missing:
         raise DataFormatError(f"{where}: missing column(s) {missing}; {LONG_HELP}")
     text = df["prompt"] if "prompt" in df else df.get("query")
-    ids = df["query_id"].astype(str) if "query_id" in df else df["query"].astype(str)
-    if ids.isna().any() or (ids.str.strip() == "").any():
-        raise DataFormatError(f"{where}: empty query id on row {int((ids.str.strip() == '').idxmax()) + 2}")
-    quality = pd.to_numeric(df["quality"], errors="coerce")
+    raw_ids = df["query_id"] if "query_id" in df else df["query"]
+    bad = raw_ids.isna() | (raw_ids.astype(str).str.strip() == "")
+    if bad.any():
+        raise DataFormatError(f"{where}: empty query id on file line {int(bad.to_numpy().argmax()) + 2}")
+    ids = raw_ids.astype(str)
+    quality = as_quality(df["quality"], where)
     if not quality.dropna().between(0, 1).all():
         raise DataFormatError(f"{where}: quality must be between 0 and 1 (normalise it, keep the original "
                               "in quality_raw)")
