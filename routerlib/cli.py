@@ -37,7 +37,7 @@ def cmd_exercise(args) -> int:
         if args.live:
             raise ValueError("--dataset replays recorded answers; it cannot be combined with --live")
         table = datasets.load(args.dataset, args.data_dir, catalog)
-        backend, queries, catalog = replay_inputs(table, args.router_accuracy, args.seed, args.limit)
+        backend, queries, catalog = replay_inputs(table, args.router_accuracy, args.seed, args.limit, catalog)
         print(f"replaying {table!r} on {len(queries)} queries; tiers: {catalog.tiers}", file=sys.stderr)
     elif args.live:
         backend = OpenAIBackend(catalog, concurrency=args.concurrency)

@@ -64,7 +64,8 @@ def difficulty_labels(table: OutcomeTable, catalog: Catalog, good_enough: float 
     return dict(zip(table.queries.index, np.array(names)[first]))
 
 
-def replay_inputs(table: OutcomeTable, router_accuracy: float, seed: int = 0, limit: int | None = None):
+def replay_inputs(table: OutcomeTable, router_accuracy: float, seed: int = 0, limit: int | None = None,
+                  catalog: Catalog | None = None):
     """Backend, queries and catalog to run the exercise on recorded outcomes.
 
     The LLM router's rating calls are simulated (the table has none), scored against difficulty
@@ -73,7 +74,7 @@ def replay_inputs(table: OutcomeTable, router_accuracy: float, seed: int = 0, li
     from .queries import Query
     from .simulated import SimulatedBackend
 
-    catalog = dataset_catalog(table)
+    catalog = dataset_catalog(table, catalog)
     ids = table.queries.index
     if limit is not None and limit < len(ids):
         ids = ids[np.random.default_rng(seed).permutation(len(ids))[:limit]]

@@ -145,3 +145,13 @@ def test_a_live_run_log_becomes_a_replayable_dataset(fake_server, tmp_path):
     assert table.outcomes["quality"].isna().all()  # no grader: unknown, not zero
     with pytest.raises(DataFormatError, match="no finished answer calls"):
         load_run_log(tmp_path / "empty.jsonl")
+
+
+def test_replay_uses_the_users_catalog_for_their_own_models(tmp_path, capsys):
+    from routerlib.cli import main
+    LONG.assign(model=LONG["model"].replace({"gpt-4o-mini": "llama3"})).to_csv(tmp_path / "o.csv", index=False)
+    (tmp_path / "cat.json").write_text(json.dumps({"models": [{"name": "llama3", "tier": "cheap",
+                                                               "input_per_mtok": 0, "output_per_mtok": 0}]}))
+    assert main(["exercise", "--quiet", "--router", "rules", "--dataset", str(tmp_path / "o.csv"),
+                 "--catalog", str(tmp_path / "cat.json")]) == 0
+    assert "llama3" in capsys.readouterr().out
