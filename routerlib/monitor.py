@@ -41,108 +41,98 @@ def _check_columns(traffic: pd.DataFrame, needed, monitor):
         raise ValueError(f"{monitor} needs column(s) {missing} in the traffic table; it has {list(traffic.columns)}")
 
 
-class UnderRoutingMonitor:
+class _WindowMonitor:
+    """Runs `_window()` over rolling windows of traffic; subclasses say what to look for in one window."""
+
+    name = "monitor"
+    needs: tuple = ()
+
+    def check(self, traffic: pd.DataFrame) -> list[Alert]:
+        _check_columns(traffic, self.needs, self.name)
+        return [alert for lo, hi in _windows(len(traffic), self.window)
+                for alert in self._window(traffic.iloc[lo:hi], f"requests {lo}-{hi}", (lo, hi))]
+
+    def _alert(self, span, value, limit, message) -> Alert:
+        return Alert(self.name, span, float(value), float(limit), message)
+
+
+class UnderRoutingMonitor(_WindowMonitor):
     """Quality per route below a minimum: hard queries are reaching a tier that cannot answer them."""
 
-    name = "under-routing"
+    name, needs = "under-routing", ("tier", "quality")
 
     def __init__(self, min_quality: float = 0.6, window: int = 100, tiers=None, min_requests: int = 10):
         self.min_quality, self.window, self.tiers, self.min_requests = min_quality, window, tiers, min_requests
 
-    def check(self, traffic: pd.DataFrame) -> list[Alert]:
-        _check_columns(traffic, ["tier", "quality"], self.name)
-        alerts = []
-        for lo, hi in _windows(len(traffic), self.window):
-            part = traffic.iloc[lo:hi]
-            for tier, q in part.groupby("tier")["quality"]:
-                if self.tiers is not None and tier not in self.tiers:
-                    continue
-                q = q.dropna()
-                if len(q) >= self.min_requests and q.mean() < self.min_quality:
-                    alerts.append(Alert(self.name, (lo, hi), float(q.mean()), self.min_quality,
-                                        f"requests {lo}-{hi}: quality on the {tier} route is {q.mean():.2f} "
-                                        f"(< {self.min_quality:.2f}) over {len(q)} requests; route fewer hard "
-                                        "queries there (raise the threshold) or set a minimum quality"))
-        return alerts
+    def _window(self, part, where, span):
+        for tier, q in part.groupby("tier")["quality"]:
+            q = q.dropna()
+            if (self.tiers is None or tier in self.tiers) and len(q) >= self.min_requests \
+                    and q.mean() < self.min_quality:
+                yield self._alert(span, q.mean(), self.min_quality,
+                                  f"{where}: quality on the {tier} route is {q.mean():.2f} (< {self.min_quality:.2f}) "
+                                  f"over {len(q)} requests; route fewer hard queries there (raise the threshold) "
+                                  "or set a minimum quality")
 
     def __repr__(self):
         return f"UnderRoutingMonitor(min_quality={self.min_quality}, window={self.window})"
 
 
-class OverRoutingMonitor:
+class OverRoutingMonitor(_WindowMonitor):
     """Traffic mix above the target share on the dearer tiers: costs are high for nothing."""
 
-    name = "over-routing"
+    name, needs = "over-routing", ("tier",)
 
     def __init__(self, band=None, window: int = 200, slack: float = 0.05):
         self.band, self.window, self.slack = band or TARGET_MIX, window, slack
 
-    def check(self, traffic: pd.DataFrame) -> list[Alert]:
-        _check_columns(traffic, ["tier"], self.name)
-        alerts = []
-        dear = list(self.band)[1:]
-        for lo, hi in _windows(len(traffic), self.window):
-            shares = traffic["tier"].iloc[lo:hi].value_counts(normalize=True)
-            for tier in dear:
-                share, top = float(shares.get(tier, 0.0)), self.band[tier][1] + self.slack
-                if share > top:
-                    alerts.append(Alert(self.name, (lo, hi), share, top,
-                                        f"requests {lo}-{hi}: {share:.0%} went to {tier} (target at most "
-                                        f"{self.band[tier][1]:.0%}); calibrate thresholds to the target mix"))
-        return alerts
+    def _window(self, part, where, span):
+        shares = part["tier"].value_counts(normalize=True)
+        for tier in list(self.band)[1:]:
+            share, top = float(shares.get(tier, 0.0)), self.band[tier][1] + self.slack
+            if share > top:
+                yield self._alert(span, share, top, f"{where}: {share:.0%} went to {tier} (target at most "
+                                                    f"{self.band[tier][1]:.0%}); calibrate thresholds to the target mix")
 
     def __repr__(self):
         return f"OverRoutingMonitor(window={self.window}, slack={self.slack})"
 
 
-class RouterLatencyMonitor:
+class RouterLatencyMonitor(_WindowMonitor):
     """Router overhead p50/p95 above a budget (an LLM router adds 100-200 ms or more per request)."""
 
-    name = "router-latency"
+    name, needs = "router-latency", ("router_latency_s",)
 
     def __init__(self, p95_limit_s: float = 0.2, window: int = 100):
         self.p95_limit_s, self.window = p95_limit_s, window
 
-    def check(self, traffic: pd.DataFrame) -> list[Alert]:
-        _check_columns(traffic, ["router_latency_s"], self.name)
-        alerts = []
-        for lo, hi in _windows(len(traffic), self.window):
-            lat = traffic["router_latency_s"].iloc[lo:hi].dropna()
-            if not len(lat):
-                continue
-            p50, p95 = float(np.quantile(lat, 0.5)), float(np.quantile(lat, 0.95))
-            if p95 > self.p95_limit_s:
-                alerts.append(Alert(self.name, (lo, hi), p95, self.p95_limit_s,
-                                    f"requests {lo}-{hi}: router overhead p50 {p50 * 1000:.0f} ms, p95 "
-                                    f"{p95 * 1000:.0f} ms (> {self.p95_limit_s * 1000:.0f} ms); use a light "
-                                    "classifier or the decision cache"))
-        return alerts
+    def _window(self, part, where, span):
+        lat = part["router_latency_s"].dropna()
+        if len(lat) and np.quantile(lat, 0.95) > self.p95_limit_s:
+            p50, p95 = np.quantile(lat, 0.5), np.quantile(lat, 0.95)
+            yield self._alert(span, p95, self.p95_limit_s,
+                              f"{where}: router overhead p50 {p50 * 1000:.0f} ms, p95 {p95 * 1000:.0f} ms "
+                              f"(> {self.p95_limit_s * 1000:.0f} ms); use a light classifier or the decision cache")
 
     def __repr__(self):
         return f"RouterLatencyMonitor(p95_limit_s={self.p95_limit_s}, window={self.window})"
 
 
-class CascadeCostMonitor:
+class CascadeCostMonitor(_WindowMonitor):
     """Escalation rate so high that a cascade costs more than the savings it was meant to bring."""
 
-    name = "cascade-cost"
+    name, needs = "cascade-cost", ("escalated",)
 
     def __init__(self, max_escalation: float = 0.4, window: int = 100):
         self.max_escalation, self.window = max_escalation, window
 
-    def check(self, traffic: pd.DataFrame) -> list[Alert]:
-        _check_columns(traffic, ["escalated"], self.name)
-        alerts = []
-        for lo, hi in _windows(len(traffic), self.window):
-            part = traffic.iloc[lo:hi]
-            rate = float(part["escalated"].mean())
-            if rate > self.max_escalation:
-                wasted = float(part.get("router_cost_usd", pd.Series(0.0)).sum())
-                alerts.append(Alert(self.name, (lo, hi), rate, self.max_escalation,
-                                    f"requests {lo}-{hi}: {rate:.0%} escalated (> {self.max_escalation:.0%}); "
-                                    f"${wasted:.4f} spent on answers thrown away and checks; lower the "
-                                    "acceptance threshold or use a better scorer"))
-        return alerts
+    def _window(self, part, where, span):
+        rate = float(part["escalated"].mean())
+        if rate > self.max_escalation:
+            wasted = float(part["router_cost_usd"].sum()) if "router_cost_usd" in part else 0.0
+            yield self._alert(span, rate, self.max_escalation,
+                              f"{where}: {rate:.0%} escalated (> {self.max_escalation:.0%}); ${wasted:.4f} spent on "
+                              "answers thrown away and checks; lower the acceptance threshold or use a better scorer")
 
     def __repr__(self):
         return f"CascadeCostMonitor(max_escalation={self.max_escalation}, window={self.window})"
