@@ -10,6 +10,10 @@ from tqdm.auto import tqdm
 from .queries import Query
 
 
+class MissingCredentialsError(RuntimeError):
+    """Live mode was asked for without a key or a server to talk to."""
+
+
 @dataclass(frozen=True)
 class Request:
     """One chat call: which model, the messages, and what it is for ('answer' or 'route')."""

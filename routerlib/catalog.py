@@ -131,13 +131,6 @@ class Catalog:
             self._check_tiers()
         return self
 
-    def set_tier_model(self, tier: str, name: str) -> "Catalog":
-        """Make `name` the default model of `tier`; returns self."""
-        self.get(name)
-        self.tiers[tier] = name
-        self._check_tiers()
-        return self
-
     def get(self, name: str) -> Model:
         """The model called `name`, or UnknownModelError with close matches."""
         try:

@@ -5,11 +5,11 @@ import argparse
 import json
 import sys
 
+from .backends import MissingCredentialsError
 from .catalog import Catalog, CatalogError, UnknownModelError
 from .files import ensure_writable, write_json
 from .metrics import finite_or_none
-from .openai_backend import MissingCredentialsError, OpenAIBackend
-from .runlog import RunLog
+from .routers import ROUTER_NAMES
 from .simulated import DEFAULT_ROUTER_ACCURACY
 
 DEFAULT_RUN_LOG = "runs/exercise-live.jsonl"
@@ -40,6 +40,8 @@ def cmd_exercise(args) -> int:
         backend, queries, catalog = replay_inputs(table, args.router_accuracy, args.seed, args.limit, catalog)
         print(f"replaying {table!r} on {len(queries)} queries; tiers: {catalog.tiers}", file=sys.stderr)
     elif args.live:
+        from .openai_backend import OpenAIBackend
+        from .runlog import RunLog
         backend = OpenAIBackend(catalog, concurrency=args.concurrency)
         router = make_router(args.router, backend, catalog, args.router_model)  # fail before any call
         backend.check_credentials([*catalog.tiers.values(), *([router.router_model] if args.router == "llm" else [])])
@@ -158,7 +160,7 @@ def cmd_evaluate(args) -> int:
 
 def cmd_compare(args) -> int:
     from . import datasets
-    from .strategies import ROUTER_NAMES, compare
+    from .strategies import compare
 
     names = args.routers or [n for n in ROUTER_NAMES if not n.startswith("always-") or n == "always-expensive"]
     tables = []
@@ -249,7 +251,6 @@ def build_parser() -> argparse.ArgumentParser:
     mo.add_argument("--catalog", help="JSON file adding or overriding models")
     mo.set_defaults(func=cmd_models)
 
-    from .strategies import ROUTER_NAMES
     ev = sub.add_parser("evaluate", help="a routing strategy's curve and metrics on recorded outcomes")
     ev.add_argument("--dataset", required=True, help="dataset name (see `data list`) or a CSV/Parquet outcome file")
     ev.add_argument("--router", required=True, choices=ROUTER_NAMES)

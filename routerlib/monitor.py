@@ -175,10 +175,3 @@ def traffic_of(tt, assignment, router_latency_s=0.0, router_cost_usd=0.0, cascad
         traffic = traffic.iloc[np.random.default_rng(seed).permutation(tt.n)]
     return traffic
 
-
-def traffic_from_exercise(result) -> pd.DataFrame:
-    """Traffic rows of an exercise run (live, replayed or simulated), in query order."""
-    rows = result.rows
-    return pd.DataFrame({"tier": rows["tier"], "quality": rows["quality"].astype(float),
-                         "cost_usd": rows["cost_usd"], "router_latency_s": rows["router_latency_s"],
-                         "router_cost_usd": rows["router_cost_usd"], "escalated": False})

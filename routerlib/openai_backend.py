@@ -13,7 +13,7 @@ from concurrent.futures import ThreadPoolExecutor, as_completed
 import openai
 from tqdm.auto import tqdm
 
-from .backends import Backend, Completion, Request
+from .backends import Backend, Completion, MissingCredentialsError, Request
 from .catalog import Catalog
 from .runlog import RunLog
 from .tokens import count_message_tokens, count_tokens, token_method
@@ -21,10 +21,6 @@ from .tokens import count_message_tokens, count_tokens, token_method
 RETRYABLE = (openai.RateLimitError, openai.InternalServerError, openai.APITimeoutError,
              openai.APIConnectionError, openai.APIResponseValidationError, json.JSONDecodeError)
 NO_KEY_NEEDED = "no-key-needed"  # what local servers get when no key is set; they ignore it
-
-
-class MissingCredentialsError(RuntimeError):
-    """Live mode was asked for without a key or a server to talk to."""
 
 
 def missing_credentials_message() -> str:

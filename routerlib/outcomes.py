@@ -6,7 +6,6 @@ from dataclasses import dataclass, field
 import pandas as pd
 
 from .catalog import Catalog
-from .queries import Query
 
 OUTCOME_COLUMNS = ["query_id", "model", "quality", "quality_raw", "prompt_tokens", "completion_tokens",
                    "cost_usd", "response"]
@@ -85,10 +84,6 @@ class OutcomeTable:
             "cost_usd_total": cost.sum(),
             "n_missing": quality.isna().sum(),
         }, index=pd.Index(self.models, name="model"))
-
-    def to_queries(self) -> list[Query]:
-        """The queries as Query objects (task type and difficulty unknown)."""
-        return [Query(qid, text) for qid, text in self.queries["prompt"].items()]
 
     def subset(self, query_ids) -> "OutcomeTable":
         """The same table restricted to some queries (e.g. a train or test split)."""

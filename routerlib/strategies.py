@@ -9,6 +9,7 @@ import pandas as pd
 from .evaluate import TierTable, assign, calibrate_mix, out_of_fold_scores, single_models, sweep, train_test
 from .metrics import aiq, apgr, cost_at_quality, cpt, finite_or_none, pair_curve
 from .outcomes import OutcomeTable
+from .routers import ROUTER_NAMES
 from .routers.baselines import AlwaysRouter, OracleRouter, RandomRouter
 from .routers.cascade import CascadeRouter, HeuristicScorer, JudgeScorer, VerifierScorer
 from .routers.classifier import ClassifierRouter
@@ -16,8 +17,6 @@ from .routers.llm_router import LLMRouter
 from .routers.rules import RuleRouter
 from .simulated import DEFAULT_ROUTER_ACCURACY, SimulatedBackend
 
-ROUTER_NAMES = ("random", "oracle", "rules", "classifier", "cascade", "cascade-verifier", "cascade-judge", "llm",
-                "always-cheap", "always-mid", "always-expensive")
 QUALITY_TARGET = 0.95  # share of the best single model's quality for the cost-at-quality figure
 
 
