@@ -193,6 +193,13 @@ def cmd_mix_transfer(args) -> int:
     return 0
 
 
+def cmd_serve(args) -> int:
+    from .serve import run
+
+    run(args.config, host=args.host, port=args.port)
+    return 0
+
+
 def _markdown(df) -> str:
     """A small pandas -> Markdown table (no extra dependency)."""
     def cell(v):
@@ -284,6 +291,12 @@ def build_parser() -> argparse.ArgumentParser:
     da.add_argument("--data-dir", help="data mirror to read (default: ROUTERLIB_DATA_DIR, else the cache)")
     da.add_argument("--json", help="describe: write JSON to this path ('-' for stdout)")
     da.set_defaults(func=cmd_data)
+
+    sv = sub.add_parser("serve", help="serve saved routers as an OpenAI-compatible endpoint")
+    sv.add_argument("--config", required=True, help="JSON serve config: router aliases, upstream, run log (see README)")
+    sv.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1: this machine only)")
+    sv.add_argument("--port", type=int, default=8000, help="port to listen on (default 8000)")
+    sv.set_defaults(func=cmd_serve)
 
     ca = sub.add_parser("calibrate", help="recompute the simulator's figures from recorded data")
     ca.add_argument("--data-dir", required=True, help="the data mirror (holding lmarena/arena-hard-auto/...)")
