@@ -89,3 +89,34 @@ def test_detector_recovers_most_exercise_task_types():
     hits = sum(detect_task_type(q.text) == q.task_type for q in qs)
     assert hits >= 30, f"detector got {hits}/50"  # keywords are a baseline, not an oracle
     assert set(DEFAULT_TIER_MAP) == {q.task_type for q in qs}
+
+
+def _detect_reference(text):
+    """The rule detector written the plain way: each pattern, case-insensitive, in order."""
+    import re
+
+    from routerlib.routers.rules import TASK_PATTERNS
+    for name, pattern in TASK_PATTERNS:
+        if re.search(pattern, text, re.IGNORECASE):
+            return name
+    return "simple_fact" if len(text) < 120 else "multi_step_reasoning"
+
+
+@pytest.mark.parametrize("text", [
+    "Prove it", "improve my essay", "reprove the lemma", "x-proof", "PROOF: trivial", "use c++ here", "abc++",
+    "3 x 4", "what is 2+2", "Summarise: TL;DR please", "tldr", "if it rains then what", "re-design a cache system",
+    "classifying sentiment", "The class method", "subclass", "```print(1)```", "", "a" * 130, "naïve proof",
+])
+def test_fast_detector_equals_plain_regex_search(text):
+    assert detect_task_type(text) == _detect_reference(text)
+
+
+def test_fast_detector_equals_plain_regex_search_on_real_prompts():
+    from conftest import mirror_dir
+    if mirror_dir() is None:
+        pytest.skip("data mirror not present (set ROUTERLIB_DATA_DIR)")
+    from routerlib import datasets
+    from routerlib.evaluate import TierTable
+    texts = [t for name in ("arena-bench", "routellm-gsm8k", "routerbench-mbpp")
+             for t in TierTable.from_table(datasets.load(name, mirror_dir())).prompts]
+    assert [detect_task_type(t) for t in texts] == [_detect_reference(t) for t in texts]

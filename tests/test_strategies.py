@@ -171,3 +171,27 @@ def test_same_query_object_repeated_in_one_batch_is_paid_once():
     router = LLMRouter(SimulatedBackend())
     decisions = router.route_many([q, q, q])
     assert router.cache_info()["hits"] == 2 and sum(d.router_cost_usd > 0 for d in decisions) == 1
+
+
+@pytest.mark.parametrize("use_stats", [True, False])
+def test_classifier_single_query_path_equals_batch_scores(use_stats):
+    from test_evaluate import synthetic
+    tt = synthetic(300)
+    tt.prompts[:] = [("prove that " if q[-1] == 0 else "list the ") + f"item {i} " * (i % 5) for i, q in
+                     enumerate(tt.quality)]
+    router = ClassifierRouter(use_stats=use_stats).fit(tt)
+    texts = ["prove that item 3", "list the item 9 item 9", "", "zzz unseen words only", "PROVE THAT 12 + 7?"]
+    batch = router.predict_proba(texts)
+    one = np.array([router._proba_one(t) for t in texts])
+    assert np.allclose(one, batch, rtol=0, atol=1e-12)
+    routed = [router.route(Query(str(i), t)) for i, t in enumerate(texts) if t]
+    expected = [int(np.argmax(np.r_[row[:-1] >= 0.5, True])) for row, t in zip(batch, texts) if t]
+    assert [d.tier for d in routed] == [router.tiers_[k] for k in expected]
+
+
+def test_classifier_single_query_path_equals_batch_on_real_prompts(tables):
+    from routerlib.evaluate import train_test
+    train, test = train_test(tables("arena-bench"))
+    router = ClassifierRouter().fit(train)
+    texts = list(test.prompts)
+    assert np.abs(np.array([router._proba_one(t) for t in texts]) - router.predict_proba(texts)).max() < 1e-12

@@ -69,7 +69,35 @@ class ClassifierRouter(Router):
             if 0 < y_k.sum() < len(y_k):
                 model = LogisticRegression(C=self.C, max_iter=2000).fit(X, y_k)
             self.models_.append(model)
+        self._keep_linear_weights()
         return self
+
+    def _keep_linear_weights(self):
+        """Dense weights per tier model, so one live query is scored without scikit-learn's per-call overhead."""
+        n_features = len(self.vectorizer_.vocabulary_) + (len(self.scaler_.mean_) if self.use_stats else 0)
+        self.coef_ = np.zeros((len(self.models_), n_features))
+        self.intercept_ = np.zeros(len(self.models_))
+        for k, m in enumerate(self.models_):
+            if m is not None and self.embedder is None:
+                self.coef_[k], self.intercept_[k] = m.coef_[0], m.intercept_[0]
+
+    def _proba_one(self, text: str) -> np.ndarray:
+        """predict_proba for one text, computed by hand: same numbers, about ten times faster."""
+        vocabulary, counts = self.vectorizer_.vocabulary_, {}
+        for token in self.vectorizer_.build_analyzer()(text):
+            j = vocabulary.get(token)
+            if j is not None:
+                counts[j] = counts.get(j, 0) + 1
+        idx = np.fromiter(counts.keys(), dtype=np.intp, count=len(counts))
+        weights = (1.0 + np.log(np.fromiter(counts.values(), dtype=float, count=len(counts)))) * self.vectorizer_.idf_[idx]
+        norm = np.sqrt(weights @ weights)
+        z = self.intercept_ + self.coef_[:, idx] @ (weights / norm if norm > 0 else weights)
+        if self.use_stats:
+            stats = (text_stats([text])[0] - self.scaler_.mean_) / self.scaler_.scale_
+            z = z + self.coef_[:, len(vocabulary):] @ stats
+        p = 1.0 / (1.0 + np.exp(-z))
+        constant = np.array([m is None for m in self.models_])
+        return np.r_[np.where(constant, self.base_rates_[:len(self.models_)], p), 1.0]
 
     def predict_proba(self, texts) -> np.ndarray:
         """n x K: chance each tier is good enough (the last tier is the fallback: 1)."""
@@ -85,7 +113,8 @@ class ClassifierRouter(Router):
 
     def route(self, query, threshold: float = 0.5) -> Decision:
         """One live decision: the first tier whose chance reaches `threshold`."""
-        p = self.predict_proba([query.text])[0]
+        fast = self.embedder is None and hasattr(self, "coef_")
+        p = self._proba_one(str(query.text)) if fast else self.predict_proba([query.text])[0]
         k = int(np.argmax(np.r_[p[:-1] >= threshold, True]))
         tier = self.tiers_[k]
         return Decision(query.id, tier, self.tier_models_[k], score=float(p[k]))
