@@ -5,9 +5,6 @@ import re
 
 import numpy as np
 from scipy import sparse
-from sklearn.feature_extraction.text import TfidfVectorizer
-from sklearn.linear_model import LogisticRegression
-from sklearn.preprocessing import StandardScaler
 
 from ..backends import Request
 from ..replay import GOOD_ENOUGH
@@ -64,6 +61,11 @@ class VerifierScorer:
         prompts = np.tile(tt.prompts.to_numpy(), k)
         answers = tt.responses[:, :k].T.ravel()
         labels = tt.good(self.good_enough)[:, :k].T.ravel()
+        # scikit-learn takes ~1.5 s to import, so notebooks that never fit a model don't pay for it
+        from sklearn.feature_extraction.text import TfidfVectorizer
+        from sklearn.linear_model import LogisticRegression
+        from sklearn.preprocessing import StandardScaler
+
         self.vectorizer_ = TfidfVectorizer(ngram_range=(1, 2), min_df=2, max_features=30000, sublinear_tf=True)
         self.scaler_ = StandardScaler()
         X = self._X(prompts, answers, fit=True)

@@ -5,9 +5,6 @@ import re
 
 import numpy as np
 from scipy import sparse
-from sklearn.feature_extraction.text import TfidfVectorizer
-from sklearn.linear_model import LogisticRegression
-from sklearn.preprocessing import StandardScaler
 
 from ..replay import GOOD_ENOUGH
 from .base import Decision, Router
@@ -55,6 +52,11 @@ class ClassifierRouter(Router):
         """Learn from a TierTable: label k = tier k's answer was good enough."""
         if tt.n < 2:
             raise ValueError(f"ClassifierRouter needs training queries; got {tt.n}")
+        # scikit-learn takes ~1.5 s to import, so notebooks that never fit a model don't pay for it
+        from sklearn.feature_extraction.text import TfidfVectorizer
+        from sklearn.linear_model import LogisticRegression
+        from sklearn.preprocessing import StandardScaler
+
         self.vectorizer_ = TfidfVectorizer(ngram_range=(1, 2), min_df=2, max_features=self.max_features,
                                            sublinear_tf=True)
         self.scaler_ = StandardScaler()
