@@ -1,0 +1,30 @@
+"""Load test of the router server: requests/s and added latency with an instant upstream.
+
+    python benchmarks/serve_load.py [--requests 3000] [--concurrency 8] [--router classifier|rules]
+
+Writes benchmarks/results/serve_load.json; the target is 200 requests/s of routing overhead alone.
+"""
+import argparse
+import json
+from pathlib import Path
+
+from routerlib.files import write_json
+from routerlib.serve_load import serve_load
+
+OUT = Path(__file__).resolve().parent / "results" / "serve_load.json"
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--requests", type=int, default=3000)
+    parser.add_argument("--concurrency", type=int, default=8)
+    parser.add_argument("--router", choices=["classifier", "rules"], default="classifier")
+    args = parser.parse_args()
+    result = serve_load(args.requests, args.concurrency, args.router)
+    write_json(OUT, result)
+    print(json.dumps({k: v for k, v in result.items() if k.startswith("serve_") or k == "meets_target"}, indent=2))
+    print(f"wrote {OUT}")
+
+
+if __name__ == "__main__":
+    main()
