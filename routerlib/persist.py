@@ -167,8 +167,11 @@ def save_router(router, path, thresholds=None, tiers=None, catalog=None, name=No
            "models": _records(catalog, names), "settings": settings}
     if fitted is not None:
         doc["fitted"] = _pickle(fitted, f"fitted {kind} router")
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
     path = ensure_writable(path)
-    path.write_text(json.dumps(doc, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_text(json.dumps(doc, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
+    tmp.replace(path)  # a reader never sees half a file
     return path
 
 
