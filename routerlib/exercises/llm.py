@@ -1,0 +1,46 @@
+"""Checkers for notebook 06: how accurate an LLM router must be, and what the decision cache saves."""
+from __future__ import annotations
+
+from ..routers.llm_router import LLMRouter
+from ..simulated import SimulatedBackend
+from ..strategies import evaluate_router
+from . import not_yet, right
+
+
+def check_min_accuracy(table, accuracy, grid, against: str = "classifier", seed: int = 0):
+    """Is `accuracy` the smallest on `grid` at which the (SIMULATED) LLM router saves more at 95% quality than `against`?"""
+    grid = sorted(grid)
+    if accuracy not in grid:
+        return not_yet(f"pick one of the grid values {[round(g, 3) for g in grid]}; got {accuracy!r}")
+    key = "savings_factor_at_95pct_best"
+    bar = evaluate_router(table, against, seed=seed).metrics[key]
+    saves = {}
+    for a in grid[: grid.index(accuracy) + 1]:
+        saves[a] = evaluate_router(table, "llm", seed=seed, router_accuracy=a).metrics[key]
+        if saves[a] > bar and a < accuracy:
+            return not_yet(f"already at accuracy {a:g} the LLM router saves {saves[a]:.2f}x against {against}'s "
+                           f"{bar:.2f}x (SIMULATED ratings): a less accurate router is enough", savings=saves, bar=bar)
+    if saves[accuracy] <= bar:
+        return not_yet(f"at accuracy {accuracy:g} the LLM router saves {saves[accuracy]:.2f}x at 95% of the best "
+                       f"quality, not more than {against}'s {bar:.2f}x (SIMULATED ratings): it must be more accurate",
+                       savings=saves, bar=bar)
+    return right(f"at accuracy {accuracy:g} the LLM router saves {saves[accuracy]:.2f}x, more than {against}'s "
+                 f"{bar:.2f}x, and no lower grid value does (SIMULATED ratings)", savings=saves, bar=bar)
+
+
+def check_rating_calls(stream, answer, seed: int = 0):
+    """Is `answer` the number of paid rating calls a fresh LLM router with its decision cache makes for `stream`?"""
+    router = LLMRouter(SimulatedBackend(seed=seed))
+    router.route_many(stream)
+    calls = router.cache_info()["misses"]
+    if answer == calls:
+        return right(f"{calls} rating calls for {len(stream)} requests: one per distinct normalised text (lower case, "
+                     f"single spaces); the other {len(stream) - calls} are cache hits and cost nothing", calls=calls)
+    if answer == len(stream):
+        return not_yet("that is one call per request, as without the cache; a repeat of a text already rated is "
+                       "not rated again", calls=calls)
+    if answer == len({q.text for q in stream}):
+        return not_yet("that counts texts exactly as written; the cache key is normalised first (lower case, "
+                       "runs of spaces made one), so texts that differ only there share one call", calls=calls)
+    return not_yet(f"{answer!r} is not it; normalise each text (routerlib.routers.llm_router.normalise) and count "
+                   "the distinct keys", calls=calls)

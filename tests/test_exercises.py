@@ -1,0 +1,179 @@
+"""Every exercise checker says Right to a right answer and Not yet (with a reason) to a wrong one, without raising."""
+import re
+
+import numpy as np
+import pandas as pd
+import pytest
+from conftest import mirror_dir
+
+from routerlib.catalog import Catalog
+from routerlib.evaluate import TierTable
+from routerlib.exercises import Verdict
+from routerlib.exercises.cascade import check_cascade_scorer
+from routerlib.exercises.classifier import check_classifier_feature
+from routerlib.exercises.llm import check_min_accuracy, check_rating_calls
+from routerlib.exercises.rules import check_rule, check_tier_map
+from routerlib.exercises.thresholds import check_escalation_rate, check_threshold_for_mix
+from routerlib.queries import Query
+from routerlib.routers.cascade import CascadeRouter, HeuristicScorer, JudgeScorer
+from routerlib.routers.rules import DEFAULT_TIER_MAP
+
+TIERS = ["cheap", "mid", "expensive"]
+
+
+def synthetic(prompts, quality, responses=None, cost=(0.001, 0.01, 0.03)) -> TierTable:
+    """A small SIMULATED TierTable over the default catalog's three tiers."""
+    catalog = Catalog.load()
+    n, quality = len(prompts), np.asarray(quality, float)
+    responses = np.asarray(responses if responses is not None else [["ok"] * 3] * n, object)
+    return TierTable("synthetic (simulated)", TIERS, [catalog.tiers[t] for t in TIERS], quality,
+                     np.tile(np.asarray(cost, float), (n, 1)), pd.Series(prompts, index=[f"q{i}" for i in range(n)]),
+                     responses, np.full(n, 20.0), True, catalog)
+
+
+def test_verdict_says_right_or_not_yet():
+    assert repr(Verdict(True, "fine")) == "Right: fine"
+    assert str(Verdict(False, "too high")) == "Not yet: too high"
+
+
+# --- notebook 03: rules ---
+
+SHOULD = {"Solve cos(x) = 0.5 for x": "mid", "What is tan(45 degrees)?": "mid"}
+UNCHANGED = ["What is the capital of Australia?", "Since when has Canberra been the capital?"]
+
+
+def test_check_rule_right():
+    v = check_rule(r"\b(sin|cos|tan)\b", "mid", SHOULD, UNCHANGED)
+    assert v.ok, v
+
+
+@pytest.mark.parametrize("pattern, why", [(None, "no rule"), ("(", "not a valid"), (r"cos", "wrong tier"),
+                                          (r"sin|cos|tan", "leave alone")])
+def test_check_rule_wrong(pattern, why):
+    v = check_rule(pattern, "mid", SHOULD, UNCHANGED)
+    assert not v.ok and why in v.message, v
+
+
+def test_check_rule_too_broad_on_a_table():
+    tt = synthetic(["tan of 45 degrees"] * 3 + ["What is 2+2?"], [[1, 1, 1]] * 4)
+    assert not check_rule(r"\btan\b", "mid", {"tan x": "mid"}, [], tt, max_changed_share=0.5).ok
+    v = check_rule(r"\btan\b", "mid", {"tan x": "mid"}, [], tt, max_changed_share=0.8)
+    assert v.ok and v.numbers["changed_share"] == 0.75
+
+
+def test_check_tier_map():
+    # code prompts: the cheap tier answers them as well as mid; maths it cannot
+    prompts = ["Write a Python function to sort"] * 6 + ["Calculate the integral of x"] * 2
+    tt = synthetic(prompts, [[1, 1, 1]] * 6 + [[0, 1, 1]] * 2)
+    assert check_tier_map(tt, {**DEFAULT_TIER_MAP, "code_generation": "cheap"}, 0.7).ok
+    too_few = check_tier_map(tt, dict(DEFAULT_TIER_MAP), 0.7)
+    assert not too_few.ok and "want at least" in too_few.message
+    lossy = check_tier_map(tt, {**DEFAULT_TIER_MAP, "code_generation": "cheap", "math": "cheap"}, 0.7)
+    assert not lossy.ok and "quality falls" in lossy.message
+    assert "lacks" in check_tier_map(tt, {"math": "cheep"}, 0.7).message
+
+
+# --- notebook 04: thresholds for a mix, a classifier feature ---
+
+SCORES = np.column_stack([np.linspace(0, 1, 100), np.linspace(1, 0, 100), np.ones(100)])
+
+
+def test_check_threshold_for_mix():
+    assert check_threshold_for_mix(SCORES, 0.25, {"cheap": 0.75}, TIERS).ok  # 75 of 100 scores reach 0.25
+    low = check_threshold_for_mix(SCORES, 0.05, {"cheap": 0.75}, TIERS)
+    assert not low.ok and "raise the threshold" in low.message
+    high = check_threshold_for_mix(SCORES, 0.6, {"cheap": 0.75}, TIERS)
+    assert not high.ok and "lower the threshold" in high.message
+    assert "one number" in check_threshold_for_mix(SCORES, "high", {"cheap": 0.75}, TIERS).message
+
+
+def test_check_threshold_for_mix_per_tier():
+    target = {"cheap": 0.5, "mid": 0.3, "expensive": 0.2}
+    assert check_threshold_for_mix(SCORES, [0.5, 0.7], target, TIERS).ok  # mid takes 30 of the 50 left
+    assert "one threshold per tier" in check_threshold_for_mix(SCORES, 0.5, target, TIERS).message
+
+
+def _difficulty_table(n=80):
+    """SIMULATED: the cheap tier is good enough exactly when the prompt has few numbers."""
+    rng = np.random.default_rng(0)
+    counts = rng.integers(1, 9, n)
+    prompts = [" ".join(["tom has", *[str(v) for v in rng.integers(1, 99, c)], "apples, how many"]) for c in counts]
+    cheap_ok = (counts <= 4).astype(float)
+    return synthetic(prompts, np.column_stack([cheap_ok, np.ones(n), np.ones(n)]))
+
+
+def count_numbers(texts):
+    return np.array([[np.log1p(len(re.findall(r"\d+", t)))] for t in texts])
+
+
+def test_check_classifier_feature_right():
+    tt = _difficulty_table()
+    v = check_classifier_feature(count_numbers, tt.take(np.arange(40)), tt.take(np.arange(40, 80)))
+    assert v.ok, v
+    assert v.numbers["apgr_after"] >= v.numbers["apgr_before"] - 0.02
+
+
+@pytest.mark.parametrize("feature, why", [
+    (lambda texts: [len(t) for t in texts], "one row per text"),
+    (lambda texts: np.random.default_rng(0).random((len(texts), 1)), "position"),
+    (lambda texts: np.full((len(texts), 1), np.nan), "NaN"),
+    (lambda texts: np.ones((len(texts), 1)), "same value"),
+    (lambda texts: 1 / 0, "ZeroDivisionError"),
+    ("length", "must be a function")])
+def test_check_classifier_feature_wrong(feature, why):
+    tt = _difficulty_table()
+    v = check_classifier_feature(feature, tt.take(np.arange(40)), tt.take(np.arange(40, 80)))
+    assert not v.ok and why in v.message, v
+
+
+def test_check_classifier_feature_that_hurts():
+    tt = _difficulty_table()
+    misleading = lambda texts: np.array([[-1e3 * c[0]] for c in count_numbers(texts)])  # noqa: E731
+    v = check_classifier_feature(misleading, tt.take(np.arange(40)), tt.take(np.arange(40, 80)), tolerance=-1)
+    assert not v.ok and "fell from" in v.message  # tolerance -1 demands a gain of 1: impossible
+
+
+# --- notebook 05: cascade escalation, scorer choice ---
+
+def test_check_escalation_rate():
+    conf = np.column_stack([np.linspace(0, 1, 100), np.ones(100)])
+    assert check_escalation_rate(conf, 0.3, 0.3).ok
+    assert "lower it" in check_escalation_rate(conf, 0.6, 0.3).message
+    assert "raise it" in check_escalation_rate(conf, 0.1, 0.3).message
+
+
+def test_check_cascade_scorer():
+    # the cheap answers that hedge are the wrong ones: the heuristic scorer catches exactly those
+    n = 40
+    wrong = np.arange(n) % 4 == 0
+    answers = [["I'm not sure, it might be 7." if w else "It is 7.", "It is 7.", "It is 7."] for w in wrong]
+    tt = synthetic([f"question {i}" for i in range(n)], np.column_stack([~wrong, np.ones(n), np.ones(n)]), answers)
+    cascades = {"heuristic": CascadeRouter(HeuristicScorer()), "judge (SIMULATED)": CascadeRouter(JudgeScorer())}
+    assert check_cascade_scorer("heuristic", tt, cascades).ok
+    judge = check_cascade_scorer("judge (SIMULATED)", tt, cascades)
+    assert not judge.ok and "SIMULATED" in judge.message
+    assert "choose one of" in check_cascade_scorer("logprob", tt, cascades).message
+
+
+# --- notebook 06: LLM router accuracy, decision cache ---
+
+def test_check_rating_calls():
+    texts = ["What is 2+2?", "What is 2+2?", "what is  2+2?", "What is 2 + 2?", "Name a prime."]
+    stream = [Query(f"r{i}", t) for i, t in enumerate(texts)]
+    assert check_rating_calls(stream, 3).ok
+    assert "without the cache" in check_rating_calls(stream, 5).message
+    assert "normalised" in check_rating_calls(stream, 4).message
+    assert not check_rating_calls(stream, "three").ok
+
+
+@pytest.mark.skipif(mirror_dir() is None, reason="needs the recorded data (ROUTERLIB_DATA_DIR)")
+def test_check_min_accuracy_on_gsm8k():
+    from routerlib import datasets
+    table = datasets.load("routellm-gsm8k", mirror_dir())
+    grid = [0.4, 0.6, 1.0]
+    verdicts = {a: check_min_accuracy(table, a, grid) for a in grid}
+    passing = [a for a, v in verdicts.items() if v.ok]
+    assert len(passing) == 1, verdicts  # exactly one smallest accuracy
+    assert all("more accurate" in verdicts[a].message for a in grid if a < passing[0])
+    assert all("less accurate" in verdicts[a].message for a in grid if a > passing[0])
+    assert "grid values" in check_min_accuracy(table, 0.5, grid).message
