@@ -133,8 +133,8 @@ def create_app(config, backend=None) -> Starlette:
 
     async def chat(request: Request):
         chat = parse_chat(await read_json(request, config.max_body_bytes))
-        service.resolve(chat.model)  # an unknown alias fails before any work
-        if chat.stream and service.mode == "live" and service.resolve(chat.model)[1].kind != "cascade":
+        tuned = service.resolve(chat.model)[1]  # an unknown alias fails before any work
+        if chat.stream and service.mode == "live" and tuned.kind != "cascade":  # pass the upstream stream through
             relay = await run_in_threadpool(StreamRelay, service, chat)
             return StreamingResponse(iter(relay), media_type="text/event-stream",
                                      headers=relay.served.headers(service.mode))

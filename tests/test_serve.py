@@ -340,3 +340,30 @@ def test_command_line_serves_on_127_0_0_1(router_files, tmp_path):
         out = proc.communicate(timeout=10)[0]
     assert f"http://127.0.0.1:{port}/v1" in out and "SIMULATED" in out
     assert len(RunLog(tmp_path / "log.jsonl").records) == 1
+
+
+def test_replay_upstream_answers_recorded_prompts_only(router_files, tmp_path):
+    import pandas as pd
+    rows = [{"query_id": q, "prompt": p, "model": m, "quality": 1.0, "prompt_tokens": 10, "completion_tokens": 5,
+             "response": f"recorded {m} answer to {q}"}
+            for q, p in (("q1", EASY), ("q2", HARD)) for m in ("gpt-4o-mini", "gpt-4o", "gpt-4-turbo")]
+    pd.DataFrame(rows).to_csv(tmp_path / "outcomes.csv", index=False)
+    cfg = config(router_files, tmp_path, upstream={"mode": "replay", "dataset": str(tmp_path / "outcomes.csv")})
+    with serving(cfg) as srv:
+        r = srv.client.chat.completions.create(model="router-rules", messages=ask(EASY))
+        assert r.choices[0].message.content == "recorded gpt-4o-mini answer to q1" and r.usage.prompt_tokens == 10
+        assert r.model_extra["routerlib"]["upstream"] == "replay" and not r.model_extra["routerlib"]["simulated"]
+        with pytest.raises(openai.BadRequestError, match="recorded"):
+            srv.client.chat.completions.create(model="router-rules", messages=ask("something never recorded"))
+        assert srv.http.get("/metrics").json()["upstream"] == {"mode": "replay", "simulated": False}
+
+
+def test_cascade_escalates_past_a_failing_tier_on_a_live_upstream(router_files, tmp_path):
+    with FakeOpenAIServer(behaviours={"gpt-4o-mini": "500"}) as fake, \
+            serving(config(router_files, tmp_path), live(fake, max_retries=0)) as srv:
+        info = srv.client.chat.completions.create(model="router-cascade", messages=ask(EASY)).model_extra["routerlib"]
+        chunks = list(srv.client.chat.completions.create(model="router-cascade", messages=ask(EASY), stream=True))
+    assert (info["router"], info["tier"], info["model"]) == ("cascade", "mid", "gpt-4o")
+    assert "".join(c.choices[0].delta.content or "" for c in chunks).startswith("Answer from gpt-4o:")
+    records = RunLog(tmp_path / "serve.jsonl").records
+    assert all(r["escalated"] and "cheap: InternalServerError" in r["upstream_errors"][0] for r in records)
