@@ -193,6 +193,26 @@ def cmd_mix_transfer(args) -> int:
     return 0
 
 
+def cmd_bench(args) -> int:
+    import pandas as pd
+
+    from .bench import run
+    from .files import write_json
+
+    result = run(quick=args.quick, data_dir=args.data_dir)
+    rows = [{"measure": k, "value": t["value"], "target": f"{'<=' if 'at_most' in t else '>='} "
+             f"{t.get('at_most', t.get('at_least'))}", "met": {True: "yes", False: "NO", None: "skipped"}[t["met"]]}
+            for k, t in result["targets"].items()]
+    table = pd.DataFrame(rows).set_index("measure")
+    print(_markdown(table) if args.markdown else table.to_string())
+    for part, why in result["skipped"].items():
+        print(f"skipped {part}: {why}")
+    if args.json:
+        write_json(args.json, result)
+        print(f"wrote {args.json}")
+    return 0
+
+
 def cmd_serve(args) -> int:
     from .serve import run
 
@@ -297,6 +317,13 @@ def build_parser() -> argparse.ArgumentParser:
     sv.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1: this machine only)")
     sv.add_argument("--port", type=int, default=8000, help="port to listen on (default 8000)")
     sv.set_defaults(func=cmd_serve)
+
+    be = sub.add_parser("bench", help="speed: routing overhead, sweeps, dashboard, exercise, notebooks, server")
+    be.add_argument("--quick", action="store_true", help="fewer repeats and no notebooks (about a minute)")
+    be.add_argument("--json", help="write every figure, the targets and the machine to this JSON file")
+    be.add_argument("--data-dir", help="data mirror (default: ROUTERLIB_DATA_DIR, else the cache)")
+    be.add_argument("--markdown", action="store_true", help="print the targets as a Markdown table")
+    be.set_defaults(func=cmd_bench)
 
     ca = sub.add_parser("calibrate", help="recompute the simulator's figures from recorded data")
     ca.add_argument("--data-dir", required=True, help="the data mirror (holding lmarena/arena-hard-auto/...)")

@@ -1,0 +1,216 @@
+"""Speed benchmark: routing overhead, batch and sweep throughput, dashboard updates, the exercise command,
+the notebooks, the router server and peak memory, each against its target (`python -m routerlib bench`)."""
+from __future__ import annotations
+
+import os
+import platform
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+from . import datasets
+
+# key: (target, "max" or "min"); the mission quotes ~5 ms for a classifier router
+TARGETS = {"classifier_route_p50_ms": (0.5, "max"), "rules_route_p50_ms": (0.05, "max"),
+           "sweep_200x14k_s": (0.2, "max"), "widget_update_p50_ms": (100.0, "max"),
+           "notebooks_total_s": (120.0, "max"), "exercise_wall_s": (5.0, "max"),
+           "serve_requests_per_s": (200.0, "min")}
+ROUTE_DATASET, SWEEP_DATASET = "arena-bench", "routellm-mmlu"
+NOTEBOOKS = Path(__file__).resolve().parent.parent / "notebooks"
+
+
+def machine() -> dict:
+    """Cores, CPU model, memory and versions of this machine."""
+    cpu = next((line.split(":", 1)[1].strip() for line in _read("/proc/cpuinfo").splitlines()
+                if line.startswith("model name")), platform.processor() or "unknown")
+    mem_kb = next((int(line.split()[1]) for line in _read("/proc/meminfo").splitlines()
+                   if line.startswith("MemTotal")), 0)
+    import pandas
+    import sklearn
+    return {"cores": os.cpu_count(), "cpu_model": cpu, "memory_gib": round(mem_kb / 2**20, 1),
+            "python": platform.python_version(), "platform": platform.platform(),
+            "numpy": np.__version__, "pandas": pandas.__version__, "scikit_learn": sklearn.__version__}
+
+
+def _read(path: str) -> str:
+    try:
+        return Path(path).read_text()
+    except OSError:
+        return ""
+
+
+def per_call_ms(fn, items, repeats: int) -> np.ndarray:
+    """Milliseconds of each call fn(item), every item `repeats` times (after one warm-up pass)."""
+    for item in items:
+        fn(item)
+    times = []
+    for _ in range(repeats):
+        for item in items:
+            start = time.perf_counter()
+            fn(item)
+            times.append(time.perf_counter() - start)
+    return np.array(times) * 1000
+
+
+def _p(ms: np.ndarray, q: float) -> float:
+    return round(float(np.percentile(ms, q)), 4)
+
+
+def routing(data_dir=None, repeats: int = 20) -> dict:
+    """Per-query route() latency on real chat prompts; batch scoring throughput."""
+    from .evaluate import train_test
+    from .routers.cascade import HeuristicScorer, VerifierScorer
+    from .routers.classifier import ClassifierRouter
+    from .routers.llm_router import parse_rating
+    from .routers.rules import RuleRouter
+
+    train, test = train_test(datasets.load(ROUTE_DATASET, data_dir))
+    queries = _queries(test.prompts)
+    rules, classifier = RuleRouter(catalog=test.catalog), ClassifierRouter().fit(train)
+    heuristic, verifier = HeuristicScorer(), VerifierScorer().fit(train)
+    cheap_answers = [str(a) for a in test.responses[:, 0]]
+    pairs = list(zip(queries, cheap_answers))
+    replies = ['{"difficulty": "hard"}', "```json\n{\"difficulty\": \"easy\"}\n```", "medium", "I think: Easy."]
+    rule_ms, clf_ms = per_call_ms(rules.route, queries, repeats), per_call_ms(classifier.route, queries, repeats)
+    heur_ms = per_call_ms(lambda p: heuristic.score([p[0].text], [p[1]])[0] >= 0.5, pairs, repeats)
+    ver_ms = per_call_ms(lambda p: verifier.score([p[0].text], [p[1]])[0] >= 0.5, pairs, max(1, repeats // 4))
+    parse_ms = per_call_ms(parse_rating, replies, repeats * 50)
+    batch = datasets.load(SWEEP_DATASET, data_dir)
+    prompts = train_test(batch)[1].prompts
+    start = time.perf_counter()
+    classifier.predict_proba(prompts)
+    batch_s = time.perf_counter() - start
+    return {
+        "route_workload": f"{len(queries)} held-out {ROUTE_DATASET} prompts (mean {np.mean([len(q.text) for q in queries]):.0f}"
+                          f" chars), {repeats} passes; classifier fitted on the other {train.n}",
+        "rules_route_p50_ms": _p(rule_ms, 50), "rules_route_p99_ms": _p(rule_ms, 99),
+        "classifier_route_p50_ms": _p(clf_ms, 50), "classifier_route_p99_ms": _p(clf_ms, 99),
+        "cascade_heuristic_decision_p50_ms": _p(heur_ms, 50), "cascade_heuristic_decision_p99_ms": _p(heur_ms, 99),
+        "cascade_verifier_decision_p50_ms": _p(ver_ms, 50), "cascade_verifier_decision_p99_ms": _p(ver_ms, 99),
+        "llm_router_parse_p50_ms": _p(parse_ms, 50), "llm_router_parse_p99_ms": _p(parse_ms, 99),
+        "batch_route_per_s": round(len(prompts) / batch_s, 1),
+        "batch_workload": f"classifier.predict_proba on {len(prompts)} held-out {SWEEP_DATASET} prompts at once",
+    }
+
+
+def _queries(prompts):
+    from .queries import Query
+    return [Query(str(i), str(text)) for i, text in zip(prompts.index, prompts)]
+
+
+def sweep_speed(data_dir=None) -> dict:
+    """200 thresholds over every MMLU query (random-router scores): seconds, and thresholds x queries per second."""
+    from .evaluate import TierTable, sweep
+    from .routers.baselines import RandomRouter
+
+    tt = TierTable.from_table(datasets.load(SWEEP_DATASET, data_dir))
+    scores = RandomRouter(0).tier_scores(tt)
+    thresholds = np.linspace(0, 1, 200)
+    sweep(tt, scores, thresholds)  # warm-up
+    times = []
+    for _ in range(5):
+        start = time.perf_counter()
+        sweep(tt, scores, thresholds)
+        times.append(time.perf_counter() - start)
+    best = float(np.median(times))
+    return {"sweep_200x14k_s": round(best, 4), "sweep_queries": tt.n,
+            "sweep_threshold_queries_per_s": round(200 * tt.n / best)}
+
+
+def dashboard_update(data_dir=None, updates: int = 40) -> dict:
+    """A threshold change on the MMLU dashboard: re-evaluate and redraw, median and p95 over many moves."""
+    from .widgets import ThresholdDashboard
+
+    dash = ThresholdDashboard(SWEEP_DATASET, router="random", data_dir=data_dir, test_share=1.0)
+    ms = per_call_ms(lambda v: setattr(dash.control, "value", float(v)), np.linspace(0.05, 0.95, updates), 1)
+    if dash.error.value:
+        raise RuntimeError(f"dashboard error: {dash.error.value}")
+    return {"widget_update_p50_ms": _p(ms, 50), "widget_update_p95_ms": _p(ms, 95), "widget_queries": dash.test.n}
+
+
+def _offline_env() -> dict:
+    env = {k: v for k, v in os.environ.items() if k not in ("OPENAI_API_KEY", "OPENAI_BASE_URL")}
+    env.update({"ROUTERLIB_OFFLINE": "1", "MPLBACKEND": "Agg"})
+    return env
+
+
+def exercise_wall() -> dict:
+    """Wall time of `python -m routerlib exercise` offline, in a fresh process (imports included)."""
+    with tempfile.TemporaryDirectory() as tmp:
+        start = time.perf_counter()
+        subprocess.run([sys.executable, "-m", "routerlib", "exercise", "--json", str(Path(tmp) / "x.json")],
+                       env=_offline_env(), check=True, capture_output=True)
+        return {"exercise_wall_s": round(time.perf_counter() - start, 2)}
+
+
+def notebooks(data_dir=None) -> dict:
+    """Run every notebook top to bottom offline in a fresh kernel, one after another; seconds each and in all."""
+    import nbformat
+    from nbclient import NotebookClient
+
+    paths = sorted(NOTEBOOKS.glob("*.ipynb"))
+    if not paths:
+        raise FileNotFoundError(f"no notebooks in {NOTEBOOKS}; run the benchmark from a checkout")
+    saved = dict(os.environ)
+    os.environ.clear()
+    os.environ.update(_offline_env())
+    if data_dir:
+        os.environ["ROUTERLIB_DATA_DIR"] = str(data_dir)
+    each = {}
+    try:
+        for path in paths:
+            nb = nbformat.read(path, as_version=4)
+            start = time.perf_counter()
+            NotebookClient(nb, timeout=600, kernel_name="python3",
+                           resources={"metadata": {"path": str(path.parent)}}).execute()
+            each[path.name] = round(time.perf_counter() - start, 2)
+            print(f"  {path.name}: {each[path.name]} s", file=sys.stderr, flush=True)
+    finally:
+        os.environ.clear()
+        os.environ.update(saved)
+    return {"notebooks_total_s": round(sum(each.values()), 1), "notebooks_count": len(each), "notebooks_s": each}
+
+
+def server(quick: bool) -> dict:
+    """The router server's throughput and added latency with an instant upstream (routerlib.serve_load)."""
+    from .serve_load import serve_load
+    r = serve_load(requests=600 if quick else 3000, concurrency=8)
+    return {k: round(r[k], 2) for k in ("serve_requests_per_s", "serve_added_p50_ms", "serve_added_p99_ms")}
+
+
+def verdicts(result: dict) -> dict:
+    """Each target: the value, the limit, and whether it was met (None when the part was skipped)."""
+    out = {}
+    for key, (limit, kind) in TARGETS.items():
+        value = result.get(key)
+        met = None if value is None else (value <= limit if kind == "max" else value >= limit)
+        out[key] = {"value": value, ("at_most" if kind == "max" else "at_least"): limit, "met": met}
+    return out
+
+
+def run(quick: bool = False, data_dir=None) -> dict:
+    """Every part in turn; a part that cannot run (e.g. no data) is recorded as skipped, with the reason."""
+    parts = [("routing", lambda: routing(data_dir, repeats=5 if quick else 20)), ("sweep", lambda: sweep_speed(data_dir)),
+             ("dashboard", lambda: dashboard_update(data_dir, 15 if quick else 40)), ("exercise", exercise_wall),
+             ("server", lambda: server(quick))]
+    if not quick:
+        parts.append(("notebooks", lambda: notebooks(data_dir)))
+    result, skipped = {}, {}
+    for name, part in parts:
+        print(f"bench: {name} ...", file=sys.stderr, flush=True)
+        try:
+            result.update(part())
+        except (datasets.UnknownDatasetError, FileNotFoundError) as e:
+            lines = str(e).splitlines()  # the first line says what is missing, the last how to get it
+            skipped[name] = " ".join(dict.fromkeys([lines[0], lines[-1]]))
+    if quick:
+        skipped["notebooks"] = "--quick"
+    result["peak_rss_mb"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
+    result["peak_child_rss_mb"] = round(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024, 1)
+    return {**result, "targets": verdicts(result), "skipped": skipped, "quick": quick, "machine": machine(),
+            "date": time.strftime("%Y-%m-%d")}
