@@ -165,16 +165,28 @@ def cmd_compare(args) -> int:
     names = args.routers or [n for n in ROUTER_NAMES if not n.startswith("always-") or n == "always-expensive"]
     tables = []
     for name in args.dataset:
-        table = compare(datasets.load(name, args.data_dir), names=names, seed=args.seed)
+        table = compare(datasets.load(name, args.data_dir), names=names, seed=args.seed, singles=args.singles)
         tables.append((name, table))
     for name, table in tables:
-        cols = ["apgr", "cpt50", "aiq", "cost_per_1k_at_95pct_best", "savings_factor_at_95pct_best",
+        cols = ["apgr", "cpt50", "aiq", "max_quality", "cost_per_1k_at_95pct_best", "savings_factor_at_95pct_best",
                 "router_cost_per_1k", "simulated"]
-        shown = table[cols].rename(columns={"cost_per_1k_at_95pct_best": "$/1k at 95% best",
+        shown = table[cols].rename(columns={"max_quality": "quality (max)", "cost_per_1k_at_95pct_best": "$/1k at 95% best",
                                             "savings_factor_at_95pct_best": "savings x at 95%",
                                             "router_cost_per_1k": "router $/1k"})
         print(f"\n{name} (held-out half; pair metrics: cheapest vs dearest tier)")
         print(_markdown(shown) if args.markdown else shown.round(3).to_string())
+    return 0
+
+
+def cmd_published(args) -> int:
+    from .published import beside_routellm, routellm_published
+
+    table = beside_routellm(args.data_dir, args.seed)
+    for name, part in table.groupby("dataset", sort=False):
+        shown = part.drop(columns="dataset").set_index("source")
+        print(f"\n{name}: APGR and CPT(50%) (% of calls to the strong model)")
+        print(_markdown(shown) if args.markdown else shown.round(3).to_string())
+    print(f"\npublished figures: {routellm_published()['source']}")
     return 0
 
 
@@ -294,8 +306,15 @@ def build_parser() -> argparse.ArgumentParser:
     co.add_argument("--routers", nargs="+", choices=ROUTER_NAMES, help="default: all but always-cheap/mid")
     co.add_argument("--seed", type=int, default=0)
     co.add_argument("--data-dir", help="data mirror (default: ROUTERLIB_DATA_DIR, else the cache)")
+    co.add_argument("--singles", action="store_true", help="add a row for every model of the dataset alone")
     co.add_argument("--markdown", action="store_true", help="print Markdown tables (as in the README)")
     co.set_defaults(func=cmd_compare)
+
+    pu = sub.add_parser("published", help="the kit's routers beside RouteLLM's published APGR and CPT(50%%)")
+    pu.add_argument("--seed", type=int, default=0)
+    pu.add_argument("--data-dir", help="data mirror (default: ROUTERLIB_DATA_DIR, else the cache)")
+    pu.add_argument("--markdown", action="store_true", help="print Markdown tables (as in the README)")
+    pu.set_defaults(func=cmd_published)
 
     mt = sub.add_parser("mix-transfer", help="calibrate a target traffic mix on one half, check it on the other")
     mt.add_argument("--dataset", nargs="+", required=True)

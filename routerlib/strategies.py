@@ -145,8 +145,8 @@ def _pair_points(tt: TierTable, scores: np.ndarray) -> pd.DataFrame:
     return pair_curve(strong_score, tt.quality[:, 0], tt.quality[:, -1])
 
 
-def compare(table: OutcomeTable, names=ROUTER_NAMES, seed: int = 0, **kw) -> pd.DataFrame:
-    """Every named router's headline metrics on the same split."""
+def compare(table: OutcomeTable, names=ROUTER_NAMES, seed: int = 0, singles: bool = False, **kw) -> pd.DataFrame:
+    """Every named router's headline metrics on the same split (and, with `singles`, every model alone)."""
     halves = train_test(table, kw.pop("test_share", 0.5), seed)
     rows = []
     for name in names:
@@ -155,8 +155,23 @@ def compare(table: OutcomeTable, names=ROUTER_NAMES, seed: int = 0, **kw) -> pd.
         e = evaluate_router(table, name, seed, halves=halves, **kw)
         rows.append({"router": name, **{k: e.metrics[k] for k in (
             "apgr", "cpt50", "cpt80", "aiq", "cost_per_1k_at_95pct_best", "savings_factor_at_95pct_best",
-            "router_cost_per_1k")}, "simulated": e.simulated})
+            "router_cost_per_1k")}, "max_quality": float(e.curve["quality"].max()), "simulated": e.simulated})
+    if singles:
+        rows += single_model_rows(table, halves[1], e.metrics["best_single_quality"], e.metrics["all_expensive_cost_per_1k"])
     return pd.DataFrame(rows).set_index("router")
+
+
+def single_model_rows(table: OutcomeTable, test: TierTable, best: float, all_top: float) -> list[dict]:
+    """Each model of the table answering every held-out query: its quality, and its cost if within 95% of best."""
+    ids = test.prompts.index
+    quality, cost = table.wide("quality").loc[ids].mean(), table.wide("cost_usd").loc[ids].mean() * 1000
+    rows = []
+    for model in quality.sort_values(ascending=False).index:
+        at95 = cost[model] if quality[model] >= QUALITY_TARGET * best else float("nan")
+        rows.append({"router": f"model: {model}", "cost_per_1k_at_95pct_best": at95,
+                     "savings_factor_at_95pct_best": all_top / at95, "router_cost_per_1k": 0.0,
+                     "max_quality": float(quality[model]), "simulated": table.simulated})
+    return rows
 
 
 

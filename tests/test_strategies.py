@@ -195,3 +195,15 @@ def test_classifier_single_query_path_equals_batch_on_real_prompts(tables):
     router = ClassifierRouter().fit(train)
     texts = list(test.prompts)
     assert np.abs(np.array([router._proba_one(t) for t in texts]) - router.predict_proba(texts)).max() < 1e-12
+
+
+def test_compare_adds_every_single_model(tables):
+    table = tables("routerbench-arc")
+    out = compare(table, names=["random", "oracle"], singles=True)
+    singles = out[out.index.str.startswith("model: ")]
+    assert len(singles) == table.wide("quality").shape[1] and singles["max_quality"].is_monotonic_decreasing
+    best = singles["max_quality"].max()
+    assert out.at["oracle", "max_quality"] >= best
+    reach = singles["max_quality"] >= 0.95 * best
+    assert singles.loc[reach, "cost_per_1k_at_95pct_best"].notna().all()
+    assert singles.loc[~reach, "cost_per_1k_at_95pct_best"].isna().all() and singles["apgr"].isna().all()
