@@ -180,7 +180,6 @@ class ServerThread:
     def __init__(self, app, host: str = "127.0.0.1", port: int = 0):
         import uvicorn
         self.server = uvicorn.Server(uvicorn.Config(app, host=host, port=port, log_level="warning", access_log=False))
-        self.server.install_signal_handlers = lambda: None  # only the main thread may; this one is not it
         self.thread = threading.Thread(target=self.server.run, daemon=True)
 
     def start(self) -> "ServerThread":
