@@ -83,8 +83,14 @@ class ClassifierRouter(Router):
             if m is not None and self.embedder is None:
                 self.coef_[k], self.intercept_[k] = m.coef_[0], m.intercept_[0]
 
+    def predict_proba_one(self, text: str) -> np.ndarray:
+        """predict_proba for one text (a live request): computed by hand where it can be, about ten times faster."""
+        if self.embedder is not None or not hasattr(self, "coef_"):
+            return self.predict_proba([text])[0]
+        return self._proba_one(str(text))
+
     def _proba_one(self, text: str) -> np.ndarray:
-        """predict_proba for one text, computed by hand: same numbers, about ten times faster."""
+        """predict_proba for one text, computed by hand: same numbers without scikit-learn's per-call overhead."""
         vocabulary, counts = self.vectorizer_.vocabulary_, {}
         for token in self.vectorizer_.build_analyzer()(text):
             j = vocabulary.get(token)
@@ -113,11 +119,10 @@ class ClassifierRouter(Router):
     def tier_scores(self, tt) -> np.ndarray:
         return self.predict_proba(tt.prompts)
 
-    def route(self, query, threshold: float = 0.5) -> Decision:
-        """One live decision: the first tier whose chance reaches `threshold`."""
-        fast = self.embedder is None and hasattr(self, "coef_")
-        p = self._proba_one(str(query.text)) if fast else self.predict_proba([query.text])[0]
-        k = int(np.argmax(np.r_[p[:-1] >= threshold, True]))
+    def route(self, query, threshold=0.5) -> Decision:
+        """One live decision: the first tier whose chance reaches `threshold` (one number, or one per tier)."""
+        p = self.predict_proba_one(query.text)
+        k = int(np.argmax(np.r_[p[:-1] >= np.asarray(threshold, float), True]))
         tier = self.tiers_[k]
         return Decision(query.id, tier, self.tier_models_[k], score=float(p[k]))
 
