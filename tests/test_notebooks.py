@@ -1,5 +1,11 @@
-"""Every notebook runs top to bottom offline in a fresh kernel, and no output shows the API key."""
+"""Every notebook runs top to bottom offline in a fresh kernel, and no output shows the API key.
+
+The course conventions are checked too: a first cell stating goal, prerequisites and mode; short code
+cells; titled and labelled plots; exercises that say Not yet to their placeholders and Right in the
+solutions; and a README path that lists every notebook.
+"""
 import json
+import re
 from pathlib import Path
 
 import nbformat
@@ -8,6 +14,9 @@ from conftest import REPO, SECRET, mirror_dir
 from nbclient import NotebookClient
 
 NOTEBOOKS = sorted((REPO / "notebooks").glob("*.ipynb"))
+STRATEGY_NOTEBOOKS = ["03_rules", "04_classifier", "05_cascade", "06_llm_router"]
+MAX_CELL_LINES = 15
+FIGURE_CHECK = (Path(__file__).parent / "figure_check.py").read_text()
 
 
 def test_there_are_notebooks():
@@ -24,6 +33,67 @@ def test_notebook_is_committed_clean(path: Path):
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+def test_notebook_states_goal_prerequisites_and_mode(path: Path):
+    first = nbformat.read(path, as_version=4).cells[0]
+    assert first.cell_type == "markdown" and first.source.startswith("# ")
+    for word in ("**Goal.**", "**Prerequisites.**", "**Mode.**"):
+        assert word in first.source, f"the first cell must state {word}"
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+def test_code_cells_are_short(path: Path):
+    nb = nbformat.read(path, as_version=4)
+    long = [(i, len(c.source.splitlines())) for i, c in enumerate(nb.cells)
+            if c.cell_type == "code" and len(c.source.splitlines()) > MAX_CELL_LINES]
+    assert not long, f"cells over {MAX_CELL_LINES} lines (index, lines): {long}"
+
+
+@pytest.mark.parametrize("name", STRATEGY_NOTEBOOKS)
+def test_strategy_notebooks_end_with_checked_exercises_and_have_solutions(name):
+    nb = nbformat.read(REPO / "notebooks" / f"{name}.ipynb", as_version=4)
+    titles = [i for i, c in enumerate(nb.cells) if c.cell_type == "markdown" and c.source.startswith("## Exercises")]
+    assert titles, "the notebook ends with an Exercises section"
+    checks = [c for c in nb.cells[titles[-1]:] if c.cell_type == "code" and c.source.startswith("check_")]
+    assert 2 <= len(checks) <= 3
+    solutions = REPO / "notebooks" / f"{name}_solutions.ipynb"
+    assert solutions.exists()
+    solved = [c for c in nbformat.read(solutions, as_version=4).cells if c.source.startswith("check_")]
+    assert [c.source.split("(")[0] for c in solved] == [c.source.split("(")[0] for c in checks]
+
+
+@pytest.mark.parametrize("readme", ["README.md", "notebooks/README.md"])
+def test_readme_lists_every_notebook(readme):
+    text = (REPO / readme).read_text()
+    missing = [p.name for p in NOTEBOOKS if p.name not in text]
+    assert not missing, f"{readme} does not list {missing}"
+    named = set(re.findall(r"\b\d\d_[\w]+\.ipynb", text))
+    assert named <= {p.name for p in NOTEBOOKS}, f"{readme} names notebooks that do not exist"
+
+
+def test_notebook_path_is_in_order():
+    text = (REPO / "notebooks" / "README.md").read_text()
+    path = list(dict.fromkeys(re.findall(r"\b\d\d_[\w]+\.ipynb", text)))
+    assert path == sorted(path, key=lambda n: (n[:2], "_solutions" in n))
+
+
+def test_glossary_defines_the_terms():
+    text = (REPO / "notebooks" / "GLOSSARY.md").read_text().lower()
+    for term in ("tier", "threshold", "traffic mix", "escalation rate", "apgr", "cpt", "aiq", "pareto front",
+                 "oracle router"):
+        assert f"**{term}" in text, f"the glossary does not define {term}"
+    assert "GLOSSARY.md" in (REPO / "notebooks" / "README.md").read_text()
+
+
+def _verdicts(nb) -> list:
+    """The printed verdict of each exercise check cell."""
+    out = []
+    for c in nb.cells:
+        if c.cell_type == "code" and c.source.startswith("check_"):
+            out.append("".join(o.get("data", {}).get("text/plain", "") + o.get("text", "") for o in c.outputs))
+    return out
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
 def test_notebook_executes_offline(path: Path, monkeypatch):
     monkeypatch.setenv("OPENAI_API_KEY", SECRET)  # present, but offline mode must never show it
     monkeypatch.delenv("OPENAI_BASE_URL", raising=False)
@@ -33,7 +103,11 @@ def test_notebook_executes_offline(path: Path, monkeypatch):
         if mirror_dir() is None:
             pytest.skip("this notebook reads the recorded data; set ROUTERLIB_DATA_DIR")
         monkeypatch.setenv("ROUTERLIB_DATA_DIR", str(mirror_dir()))
+    nb.cells.append(nbformat.v4.new_code_cell(FIGURE_CHECK + "\nprint(unlabelled_axes())"))
     NotebookClient(nb, timeout=600, kernel_name="python3", resources={"metadata": {"path": str(path.parent)}}).execute()
     errors = [o for c in nb.cells if c.cell_type == "code" for o in c.outputs if o.output_type == "error"]
     assert not errors
     assert SECRET not in json.dumps(nb)
+    assert nb.cells[-1].outputs[0]["text"].strip() == "[]", "every plot needs a title and axis labels"
+    expected = "Right: " if path.stem.endswith("_solutions") else "Not yet: "  # placeholders are wrong on purpose
+    assert all(v.startswith(expected) for v in _verdicts(nb)), _verdicts(nb)
