@@ -8,6 +8,7 @@ sha256. Unpickling can run code: load only router files you made or trust.
 from __future__ import annotations
 
 import base64
+import copy
 import datetime
 import hashlib
 import json
@@ -52,9 +53,13 @@ class TunedRouter:
         return Catalog(models, {t: m for t, m in self.tiers.items()})
 
     def with_thresholds(self, thresholds) -> "TunedRouter":
-        """The same router with other thresholds (checked)."""
-        return TunedRouter(self.kind, self.router, self.tiers, check_thresholds(self.kind, thresholds, len(self.tiers)),
-                           self.models, self.meta)
+        """The same router with other thresholds (checked); a cascade gets a copy that accepts at the new one."""
+        thresholds = check_thresholds(self.kind, thresholds, len(self.tiers))
+        router = self.router
+        if self.kind == "cascade":
+            router = copy.copy(router)
+            router.threshold = thresholds[0]
+        return TunedRouter(self.kind, router, self.tiers, thresholds, self.models, self.meta)
 
     def route(self, query, thresholds=None) -> Decision:
         """One decision (classifier, rules, llm); a cascade decides while answering (see CascadeRouter.run_live)."""

@@ -87,9 +87,15 @@ async def read_json(request: Request, limit: int):
             raise ApiError(413, f"request body is over this server's limit of {limit:,} bytes", code="request_too_large")
         chunks.append(chunk)
     try:
-        return json.loads(b"".join(chunks))
+        body = json.loads(b"".join(chunks))
+        json.dumps(body, ensure_ascii=False).encode("utf-8")  # a lone surrogate (\ud800) parses but cannot be logged
     except (UnicodeDecodeError, json.JSONDecodeError) as e:
         raise ApiError(400, f"the request body is not valid JSON: {e}") from None
+    except UnicodeEncodeError:
+        raise ApiError(400, "the request body has an unpaired UTF-16 surrogate escape; send valid Unicode") from None
+    except RecursionError:
+        raise ApiError(400, "the request body is nested too deeply") from None
+    return body
 
 
 def completion_body(served, mode: str) -> dict:

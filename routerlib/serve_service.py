@@ -5,7 +5,7 @@ import hashlib
 import json
 import time
 import uuid
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from .backends import Backend, Completion, Request
 from .catalog import Catalog, Model
@@ -91,14 +91,17 @@ def fallback_order(tiers: list, tier: str) -> list:
 
 
 class _Recorder(Backend):
-    """Passes calls to a backend and remembers (purpose, completion) of each: which one a cascade accepted."""
+    """A cascade's backend: answers get the client's messages and max_tokens; remembers (purpose, completion, s)."""
 
-    def __init__(self, backend):
-        self.backend, self.mode, self.calls = backend, backend.mode, []
+    def __init__(self, backend, chat: Chat):
+        self.backend, self.mode, self.chat, self.calls = backend, backend.mode, chat, []
 
     def complete(self, request):
+        if request.purpose == "answer":  # the cascade asks with the routing text only; send the whole conversation
+            request = replace(request, messages=self.chat.messages, max_tokens=self.chat.max_tokens)
+        start = time.perf_counter()
         c = self.backend.complete(request)
-        self.calls.append((request.purpose, c))
+        self.calls.append((request.purpose, c, time.perf_counter() - start))
         return c
 
 
@@ -212,16 +215,17 @@ class RoutingService:
         return served
 
     def _cascade(self, chat: Chat, tuned: TunedRouter, served: Served) -> None:
-        recorder = _Recorder(self.backend)
+        recorder = _Recorder(self.backend, chat)
         decision, _ = tuned.router.run_live(served.query, recorder, tuned.tiers)
-        answers = [(c, tier) for (purpose, c), tier in zip(
+        answers = [(c, tier) for (purpose, c, _), tier in zip(
             [x for x in recorder.calls if x[0] == "answer"], tuned.tiers)]
         ok = [(c, tier) for c, tier in answers if c.ok]
         served.errors = [f"{tier}: {c.error}" for c, tier in answers if not c.ok]
         served.router_s = time.perf_counter() - served.started
         if ok:  # the accepted answer, or the dearest that answered if the last tier failed
             c, tier = answers[-1] if answers[-1][0].ok else ok[-1]
-            overhead = sum(x.cost_usd for _, x in recorder.calls if x is not c)
+            overhead = sum(x.cost_usd for _, x, _ in recorder.calls if x is not c)
+            served.router_s -= sum(s for _, x, s in recorder.calls if x is c)  # the answer's own time is not routing
             served.decision = Decision(served.query.id, decision.tier, decision.model, router_cost_usd=overhead)
             served.tier, served.model, served.completion = tier, c.model, c
             served.escalated = tier != next(iter(tuned.tiers))

@@ -50,9 +50,9 @@ class ServeLog:
         """Write one record durably."""
         rec = {k: record.get(k) for k in SERVE_FIELDS}
         rec["ts"] = rec["ts"] or time.time()
-        line = (b"\n" if self._needs_newline else b"") + (json.dumps(rec, ensure_ascii=False) + "\n").encode()
-        with self._lock:
-            self._file.write(line)
+        line = (json.dumps(rec, ensure_ascii=False) + "\n").encode()
+        with self._lock:  # only one writer may end a cut-short line
+            self._file.write((b"\n" if self._needs_newline else b"") + line)
             self._file.flush()
             os.fsync(self._file.fileno())
             self._needs_newline = False
@@ -87,7 +87,7 @@ class Traffic:
         self._lock = threading.Lock()
         self.status = Counter()
         self.tiers, self.models, self.aliases = Counter(), Counter(), {}
-        self.answered = self.fallbacks = self.streamed = self.simulated = 0
+        self.answered = self.fallbacks = self.streamed = self.simulated = self.cut_short = 0
         self.cost_usd = self.router_cost_usd = 0.0
 
     def rejected(self, status: int) -> None:
@@ -103,7 +103,9 @@ class Traffic:
             alias["requests"] += 1
             self.streamed += bool(rec.get("stream"))
             self.router_cost_usd += rec.get("router_cost_usd") or 0.0
+            self.cost_usd += rec["cost_usd"] or 0.0  # a stream cut short was still paid for
             if rec["error"] is not None:
+                self.cut_short += rec["status"] == 200  # a stream that broke (or was dropped) after it began
                 return
             self.answered += 1
             alias[rec["tier"]] += 1
@@ -111,7 +113,6 @@ class Traffic:
             self.models[rec["model"]] += 1
             self.fallbacks += bool(rec["fallback"])
             self.simulated += bool(rec["simulated"])
-            self.cost_usd += rec["cost_usd"] or 0.0
             self.recent.append({"tier": rec["tier"], "quality": rec.get("quality"), "cost_usd": rec["cost_usd"],
                                 "router_latency_s": rec["router_latency_s"], "router_cost_usd": rec["router_cost_usd"],
                                 "escalated": bool(rec.get("escalated")), "latency_s": rec["latency_s"]})
@@ -126,7 +127,7 @@ class Traffic:
                 "requests": sum(self.status.values()), "answered": answered,
                 "status_counts": {str(k): v for k, v in sorted(self.status.items())},
                 "failed_upstream": sum(v for k, v in self.status.items() if k >= 500),
-                "fallbacks": self.fallbacks, "streamed": self.streamed,
+                "fallbacks": self.fallbacks, "streamed": self.streamed, "streams_cut_short": self.cut_short,
                 "upstream": {"mode": self.upstream_mode, "simulated": self.upstream_mode == "simulated"},
                 "simulated_answers": self.simulated,
                 "requests_per_tier": tiers,

@@ -130,3 +130,10 @@ def test_save_refuses_what_it_cannot_save(fitted, tmp_path):
     with pytest.raises(RouterFileError, match="picklable"):
         save_router(lam, tmp_path / "a.json")
     assert not (tmp_path / "a.json").exists()
+
+
+def test_new_thresholds_reach_a_cascade_and_leave_the_loaded_one_alone(tmp_path):
+    tuned = load_router(save_router(CascadeRouter(HeuristicScorer(), 0.5), tmp_path / "c.json"))
+    strict = tuned.with_thresholds(0.9)
+    assert strict.thresholds == [0.9] and strict.router.threshold == 0.9  # run_live accepts at router.threshold
+    assert tuned.router.threshold == 0.5 and tuned.thresholds == [0.5]

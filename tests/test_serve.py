@@ -1,11 +1,13 @@
 """The router server for real: uvicorn on 127.0.0.1, the openai client, simulated and fault-injecting upstreams."""
 import contextlib
+import dataclasses
 import json
 import logging
 import os
 import socket
 import subprocess
 import sys
+import threading
 import time
 
 import httpx2
@@ -26,6 +28,7 @@ from routerlib.routers.rules import RuleRouter
 from routerlib.runlog import RunLog
 from routerlib.serve import ServerThread, create_app
 from routerlib.serve_config import ConfigError, ServeConfig
+from routerlib.serve_stats import ServeLog
 from routerlib.simulated import SimulatedBackend
 
 HARD = "Prove that there are infinitely many prime numbers."
@@ -69,9 +72,12 @@ class StreamingFake(FakeOpenAIServer):
     """The fault-injecting fake plus SSE streaming (3-character pieces) and 'echo-key' (answers with its key)."""
 
     def chat(self, body, headers=None):
-        if self.behaviours.get(body["model"], self.default) == "echo-key":
+        spec = self.behaviours.get(body["model"], self.default)
+        if spec == "echo-key":
             token = (headers or {}).get("authorization", "").removeprefix("Bearer ")
             result = 200, self.completion(body["model"], body["messages"], f"your key is {token} and more"), {}
+        elif spec == "stream-break":  # a few chunks, then a broken event: the upstream fails mid-stream
+            result = 200, self.completion(body["model"], body["messages"], "the start of an answer that breaks"), {}
         else:
             result = super().chat(body, headers)
         if not body.get("stream") or result is None or result[0] != 200 or isinstance(result[1], bytes):
@@ -84,7 +90,10 @@ class StreamingFake(FakeOpenAIServer):
         events.append(base | {"choices": [{"index": 0, "delta": {}, "finish_reason": "stop"}]})
         if (body.get("stream_options") or {}).get("include_usage"):
             events.append(base | {"choices": [], "usage": reply["usage"]})
-        return 200, "".join(f"data: {json.dumps(e)}\n\n" for e in events).encode() + b"data: [DONE]\n\n", {}
+        sse = "".join(f"data: {json.dumps(e)}\n\n" for e in events).encode()
+        if spec == "stream-break":
+            return 200, b"\n\n".join(sse.split(b"\n\n")[:3]) + b"\n\ndata: {broken\n\n", {}
+        return 200, sse + b"data: [DONE]\n\n", {}
 
 
 def test_plain_and_streaming_answers_through_the_openai_client(router_files, tmp_path):
@@ -164,18 +173,23 @@ def test_bad_requests_get_4xx_openai_errors_and_the_server_keeps_serving(router_
             err = r.json()["error"]
             assert set(err) == {"message", "type", "param", "code"} and err["param"] == param and err["message"]
             assert srv.http.post("/v1/chat/completions", json=good).status_code == 200
-        for status, send in [(400, lambda: srv.http.post("/v1/chat/completions", content=b"{not json")),
-                             (400, lambda: srv.http.post("/v1/chat/completions", content=b"\xff\xfe")),
-                             (413, lambda: srv.http.post("/v1/chat/completions", content=b"x" * 500_000)),
-                             (404, lambda: srv.http.get("/v2/nothing")),
-                             (405, lambda: srv.http.get("/v1/chat/completions"))]:
+        raw = [(400, lambda: srv.http.post("/v1/chat/completions", content=b"{not json")),
+               (400, lambda: srv.http.post("/v1/chat/completions", content=b"\xff\xfe")),
+               (400, lambda: srv.http.post("/v1/chat/completions", content=b"[" * 50_000 + b"]" * 50_000)),
+               (400, lambda: srv.http.post("/v1/chat/completions", content=json.dumps(
+                   {"model": "router-rules", "messages": ask("lone \ud800 surrogate")}).encode())),
+               (413, lambda: srv.http.post("/v1/chat/completions", content=b"x" * 500_000)),
+               (404, lambda: srv.http.get("/v2/nothing")),
+               (405, lambda: srv.http.get("/v1/chat/completions"))]
+        for status, send in raw:
             r = send()
-            assert r.status_code == status and r.json()["error"]["message"]
+            assert r.status_code == status and r.json()["error"]["message"], r.text
             assert srv.http.post("/v1/chat/completions", json=good).status_code == 200
         with pytest.raises(openai.NotFoundError, match="router-clf"):  # the client sees the aliases it may use
             srv.client.chat.completions.create(model="router-unknown", messages=ask(EASY))
         m = srv.http.get("/metrics").json()
-    assert m["answered"] == len(bad) + 5 and m["status_counts"]["404"] == 3 and m["status_counts"]["413"] == 1
+    assert m["answered"] == len(bad) + len(raw) and m["status_counts"]["404"] == 3 and m["status_counts"]["413"] == 1
+    assert "500" not in m["status_counts"] and len(RunLog(tmp_path / "serve.jsonl").records) == m["answered"]
 
 
 def test_bearer_token_is_required_when_configured(router_files, tmp_path, monkeypatch):
@@ -367,3 +381,85 @@ def test_cascade_escalates_past_a_failing_tier_on_a_live_upstream(router_files, 
     assert "".join(c.choices[0].delta.content or "" for c in chunks).startswith("Answer from gpt-4o:")
     records = RunLog(tmp_path / "serve.jsonl").records
     assert all(r["escalated"] and "cheap: InternalServerError" in r["upstream_errors"][0] for r in records)
+
+
+class HedgingCheapTier(SimulatedBackend):
+    """Simulated answers, but the cheap tier hedges (heuristic confidence 0.7); records every call; optional delay."""
+
+    def __init__(self, delay=0.0):
+        super().__init__()
+        self.delay, self.seen = delay, []
+
+    def complete(self, request):
+        self.seen.append(request)
+        time.sleep(self.delay)
+        c = super().complete(request)
+        return dataclasses.replace(c, text="It might be Paris.") if request.model == "gpt-4o-mini" else c
+
+
+def test_cascade_thresholds_from_the_config_and_the_model_name_are_applied(router_files, tmp_path):
+    cfg = config(router_files, tmp_path)
+    cfg.routers["router-strict"] = (router_files / "cascade.json", [0.9])
+    with serving(cfg, HedgingCheapTier()) as srv:
+        tier = (lambda model: srv.client.chat.completions.create(model=model, messages=ask(EASY))
+                .model_extra["routerlib"]["tier"])
+        assert [tier(m) for m in ("router-cascade", "router-cascade:0.9", "router-strict", "router-cascade:0.6")] == [
+            "cheap", "mid", "mid", "cheap"]  # the saved threshold is 0.5; the cheap answer scores 0.7
+
+
+def test_cascade_sends_the_whole_conversation_and_max_tokens_upstream(router_files, tmp_path):
+    backend = HedgingCheapTier()
+    messages = [{"role": "system", "content": "Answer in French."}, {"role": "user", "content": "Hi"},
+                {"role": "assistant", "content": "Bonjour"}, {"role": "user", "content": EASY}]
+    with serving(config(router_files, tmp_path), backend) as srv:
+        r = srv.client.chat.completions.create(model="router-cascade:0.9", messages=messages, max_tokens=7)
+    answers = [q for q in backend.seen if q.purpose == "answer"]
+    assert [q.model for q in answers] == ["gpt-4o-mini", "gpt-4o"] and r.usage.completion_tokens <= 7
+    assert all(list(q.messages) == messages and q.max_tokens == 7 for q in answers)
+
+
+def test_cascade_router_latency_leaves_out_the_accepted_answers_own_time(router_files, tmp_path):
+    with serving(config(router_files, tmp_path), HedgingCheapTier(delay=0.3)) as srv:
+        info = (lambda model: srv.client.chat.completions.create(model=model, messages=ask(EASY))
+                .model_extra["routerlib"])
+        fast, slow = info("router-cascade"), info("router-cascade:0.9")
+    assert fast["tier"] == "cheap" and fast["router_latency_ms"] < 150  # no call was thrown away
+    assert slow["tier"] == "mid" and 300 <= slow["router_latency_ms"] < 450  # the cheap answer was
+
+
+def test_a_stream_that_breaks_upstream_is_logged_costed_and_counted(router_files, tmp_path):
+    with StreamingFake(default="stream-break") as fake, serving(config(router_files, tmp_path), live(fake)) as srv:
+        r = srv.http.post("/v1/chat/completions", json={"model": "router-rules", "messages": ask(EASY), "stream": True})
+        m = srv.http.get("/metrics").json()
+    assert r.status_code == 200 and "upstream_stream_failed" in r.text
+    [rec] = RunLog(tmp_path / "serve.jsonl").records
+    assert rec["text"] == "the st" and rec["error"].startswith("JSONDecodeError")
+    assert rec["cost_usd"] > 0  # the tokens sent were paid for
+    assert m["cost_usd"] == pytest.approx(rec["cost_usd"]) and m["streams_cut_short"] == 1 and m["answered"] == 0
+
+
+def test_concurrent_writers_end_a_cut_short_run_log_line_once(tmp_path):
+    path = tmp_path / "serve.jsonl"
+    path.write_bytes(b'{"key": "killed mid-wri')
+    log = ServeLog(path)
+    real = log._file
+
+    class SlowFile:  # holds the lock a while, as an fsync on a busy disk does
+        def write(self, data):
+            time.sleep(0.05)
+            return real.write(data)
+
+        def __getattr__(self, name):
+            return getattr(real, name)
+
+    log._file = SlowFile()
+    writers = [threading.Thread(target=log.append, args=({"key": f"k{i}"},)) for i in range(4)]
+    for w in writers:
+        w.start()
+    for w in writers:
+        w.join()
+    log.close()
+    lines = path.read_bytes().split(b"\n")
+    assert len(lines) == 6 and b"" not in lines[1:-1]  # the cut line, 4 records, then the final newline
+    with pytest.warns(UserWarning, match="skipped 1 unreadable"):  # the cut line only
+        assert sorted(r["key"] for r in RunLog(path).records) == ["k0", "k1", "k2", "k3"]
