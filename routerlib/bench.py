@@ -156,9 +156,9 @@ def notebooks(data_dir=None) -> dict:
     paths = sorted(NOTEBOOKS.glob("*.ipynb"))
     if not paths:
         raise FileNotFoundError(f"no notebooks in {NOTEBOOKS}; run the benchmark from a checkout")
-    saved = dict(os.environ)
+    saved, offline = dict(os.environ), _offline_env()  # the kernels inherit os.environ: keep PATH, HOME, data dir
     os.environ.clear()
-    os.environ.update(_offline_env())
+    os.environ.update(offline)
     if data_dir:
         os.environ["ROUTERLIB_DATA_DIR"] = str(data_dir)
     each = {}
@@ -180,7 +180,9 @@ def server(quick: bool) -> dict:
     """The router server's throughput and added latency with an instant upstream (routerlib.serve_load)."""
     from .serve_load import serve_load
     r = serve_load(requests=600 if quick else 3000, concurrency=8)
-    return {k: round(r[k], 2) for k in ("serve_requests_per_s", "serve_added_p50_ms", "serve_added_p99_ms")}
+    out = {k: None if r[k] is None else round(r[k], 2)
+           for k in ("serve_requests_per_s", "serve_added_p50_ms", "serve_added_p99_ms")}
+    return {**out, "serve_errors": r["loaded"]["errors"] + r["single_client"]["errors"]}
 
 
 def verdicts(result: dict) -> dict:

@@ -32,7 +32,7 @@ def test_quick_bench_writes_every_figure(tmp_path, monkeypatch, capsys):
     assert main(["bench", "--quick", "--data-dir", str(mirror_dir()), "--json", str(out)]) == 0
     doc = json.loads(out.read_text())
     assert all(doc[k] > 0 for k in KEYS + ["serve_requests_per_s", "serve_added_p99_ms"])
-    assert doc["classifier_route_p99_ms"] >= doc["classifier_route_p50_ms"]
+    assert doc["classifier_route_p99_ms"] >= doc["classifier_route_p50_ms"] and doc["serve_errors"] == 0
     assert doc["machine"]["cores"] >= 1 and doc["machine"]["python"].count(".") == 2
     assert doc["skipped"] == {"notebooks": "--quick"} and doc["targets"]["notebooks_total_s"]["met"] is None
     assert doc["targets"]["sweep_200x14k_s"]["met"] == (doc["sweep_200x14k_s"] <= 0.2)
@@ -46,3 +46,41 @@ def test_bench_without_data_skips_what_needs_it(tmp_path, monkeypatch):
     doc = json.loads(out.read_text())
     assert {"routing", "sweep", "dashboard"} <= set(doc["skipped"]) and doc["exercise_wall_s"] > 0
     assert "ROUTERLIB_DATA_DIR" in doc["skipped"]["routing"] or "data fetch" in doc["skipped"]["routing"]
+
+
+def test_notebook_kernels_keep_the_environment_but_go_offline(tmp_path, monkeypatch):
+    import os
+
+    import nbclient
+    import nbformat
+
+    from routerlib import bench
+    nbformat.write(nbformat.v4.new_notebook(), tmp_path / "01_x.ipynb")
+    seen = []
+    monkeypatch.setattr(bench, "NOTEBOOKS", tmp_path)
+    monkeypatch.setattr(nbclient, "NotebookClient", lambda nb, **kw: type("C", (), {
+        "execute": lambda self: seen.append(dict(os.environ))})())  # a kernel starts with os.environ as it is
+    monkeypatch.setenv("ROUTERLIB_DATA_DIR", str(tmp_path / "mirror"))
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-not-for-notebooks")
+    before = dict(os.environ)
+    assert bench.notebooks()["notebooks_count"] == 1
+    [env] = seen
+    assert env["ROUTERLIB_DATA_DIR"] == str(tmp_path / "mirror") and env["PATH"] == before["PATH"]
+    assert env["ROUTERLIB_OFFLINE"] == "1" and "OPENAI_API_KEY" not in env and dict(os.environ) == before
+
+
+def test_server_load_counts_only_answered_requests(tmp_path):
+    from routerlib.persist import save_router
+    from routerlib.routers.rules import RuleRouter
+    from routerlib.serve import ServerThread, create_app
+    from routerlib.serve_config import ServeConfig
+    from routerlib.serve_load import _run
+    cfg = ServeConfig.from_dict({"routers": {"r": {"file": str(save_router(RuleRouter(), tmp_path / "r.json"))}},
+                                 "run_log": str(tmp_path / "log.jsonl")})
+    good = json.dumps({"model": "r", "messages": [{"role": "user", "content": "What is 2 + 2?"}]})
+    bad = json.dumps({"model": "r", "messages": [{"role": "user", "content": " "}]})  # 400: nothing to route on
+    with ServerThread(create_app(cfg)) as srv:
+        failing = _run(srv.port, [bad], 20, 2, 30)
+        mixed = _run(srv.port, [good, bad], 20, 2, 30)
+    assert (failing["requests"], failing["errors"], failing["requests_per_s"], failing["p99_ms"]) == (20, 20, 0, None)
+    assert mixed["errors"] == 10 and mixed["requests_per_s"] == pytest.approx(10 / mixed["seconds"])
