@@ -52,6 +52,8 @@ class ServeLog:
         rec["ts"] = rec["ts"] or time.time()
         line = (json.dumps(rec, ensure_ascii=False) + "\n").encode()
         with self._lock:  # only one writer may end a cut-short line
+            if self._file is None:  # closed when a server stopped; a restarted one writes on
+                self._file = open(self.path, "ab")
             self._file.write((b"\n" if self._needs_newline else b"") + line)
             self._file.flush()
             os.fsync(self._file.fileno())
@@ -59,8 +61,11 @@ class ServeLog:
             self.written += 1
 
     def close(self):
+        """Close the file (the server does on shutdown); a later append opens it again."""
         with self._lock:
-            self._file.close()
+            if self._file is not None:
+                self._file.close()
+                self._file = None
 
     def __repr__(self):
         return f"ServeLog({str(self.path)!r}, {self.written} written since start)"

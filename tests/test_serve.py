@@ -463,3 +463,12 @@ def test_concurrent_writers_end_a_cut_short_run_log_line_once(tmp_path):
     assert len(lines) == 6 and b"" not in lines[1:-1]  # the cut line, 4 records, then the final newline
     with pytest.warns(UserWarning, match="skipped 1 unreadable"):  # the cut line only
         assert sorted(r["key"] for r in RunLog(path).records) == ["k0", "k1", "k2", "k3"]
+
+
+def test_stopping_the_server_closes_its_run_log_and_a_restart_writes_on(router_files, tmp_path):
+    app = create_app(config(router_files, tmp_path))
+    for _ in range(2):
+        with ServerThread(app) as srv, openai.OpenAI(base_url=srv.base_url, api_key="x") as client:
+            client.chat.completions.create(model="router-rules", messages=ask(EASY))
+        assert app.state.service.log._file is None  # closed on shutdown: no handle leaks per server
+    assert len(RunLog(tmp_path / "serve.jsonl").records) == 2
