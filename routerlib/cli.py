@@ -219,10 +219,12 @@ def cmd_bench(args) -> int:
     print(_markdown(table) if args.markdown else table.to_string())
     for part, why in result["skipped"].items():
         print(f"skipped {part}: {why}")
+    for name, why in result.get("notebooks_failed", {}).items():
+        print(f"notebook failed: {name}: {why}")
     if args.json:
         write_json(args.json, result)
         print(f"wrote {args.json}")
-    return 0
+    return 1 if result.get("notebooks_failed") else 0
 
 
 def cmd_serve(args) -> int:

@@ -84,3 +84,27 @@ def test_server_load_counts_only_answered_requests(tmp_path):
         mixed = _run(srv.port, [good, bad], 20, 2, 30)
     assert (failing["requests"], failing["errors"], failing["requests_per_s"], failing["p99_ms"]) == (20, 20, 0, None)
     assert mixed["errors"] == 10 and mixed["requests_per_s"] == pytest.approx(10 / mixed["seconds"])
+
+
+def test_a_failing_notebook_is_recorded_and_the_others_still_run(tmp_path, monkeypatch, capsys):
+    import nbformat
+
+    from routerlib import bench
+    for name, code in [("01_ok.ipynb", "x = 1"), ("02_broken.ipynb", "raise ValueError('broken on purpose')"),
+                       ("03_ok.ipynb", "y = 2")]:
+        nb = nbformat.v4.new_notebook()
+        nb.cells = [nbformat.v4.new_code_cell(code)]
+        nbformat.write(nb, tmp_path / name)
+    monkeypatch.setattr(bench, "NOTEBOOKS", tmp_path)
+    result = bench.notebooks()
+    assert set(result["notebooks_s"]) == {"01_ok.ipynb", "02_broken.ipynb", "03_ok.ipynb"}
+    assert list(result["notebooks_failed"]) == ["02_broken.ipynb"]
+    assert "broken on purpose" in result["notebooks_failed"]["02_broken.ipynb"]
+    for part in ("routing", "sweep", "dashboard", "exercise", "server"):
+        monkeypatch.setattr(bench, {"routing": "routing", "sweep": "sweep_speed", "dashboard": "dashboard_update",
+                                    "exercise": "exercise_wall", "server": "server"}[part],
+                            lambda *a, **k: {})
+    out = tmp_path / "bench.json"
+    assert main(["bench", "--json", str(out)]) == 1  # written, but the command says a notebook failed
+    assert "notebook failed: 02_broken.ipynb" in capsys.readouterr().out
+    assert json.loads(out.read_text())["notebooks_failed"]["02_broken.ipynb"]
