@@ -3,7 +3,7 @@ import matplotlib.pyplot as plt
 
 
 def unlabelled_axes() -> list:
-    """'figure N axes i: no ...' for each axes with data but no title, x label or y label (an axes sharing it may carry it)."""
+    """'figure N axes i: no ...' for each axes with data but no title or axis label (a sharing axes may carry it)."""
     problems = []
     for num in plt.get_fignums():
         fig = plt.figure(num)

@@ -8,7 +8,7 @@ from . import not_yet, right
 
 
 def check_min_accuracy(table, accuracy, grid, against: str = "classifier", seed: int = 0):
-    """Is `accuracy` the smallest on `grid` at which the (SIMULATED) LLM router saves more at 95% quality than `against`?"""
+    """Is `accuracy` the least on `grid` at which the SIMULATED LLM router saves more than `against` at 95%?"""
     grid = sorted(grid)
     if accuracy not in grid:
         return not_yet(f"pick one of the grid values {[round(g, 3) for g in grid]}; got {accuracy!r}")

@@ -20,7 +20,7 @@ def rule_tiers(texts, pattern: str | None, tier: str, catalog=None, tier_map=Non
 
 def check_rule(pattern, tier: str, should_route: dict, unchanged, tt: TierTable | None = None,
                max_changed_share: float = 0.2):
-    """Does the rule send every `should_route` text to its tier, leave `unchanged` texts alone, and stay narrow on tt?"""
+    """Does the rule route every `should_route` text right, leave `unchanged` alone, and stay narrow on tt?"""
     if not isinstance(pattern, str) or not pattern.strip():
         return not_yet("no rule yet: set the pattern to a regular expression, e.g. r'\\b(sin|cos)\\b'")
     try:
@@ -55,12 +55,13 @@ def check_rule(pattern, tier: str, should_route: dict, unchanged, tt: TierTable 
         return not_yet(f"the rule moves {changed:.0%} of the {tt.n} {tt.name} prompts (limit {max_changed_share:.0%}): "
                        "it is too broad; make it more specific", **numbers)
     return right(f"all {len(texts)} examples reach their tier, the {len(unchanged)} others keep theirs, and on "
-                 f"{tt.name} the rule moves {changed:.1%} of prompts: quality {o['quality']:.3f} -> {n['quality']:.3f}, "
+                 f"{tt.name} the rule moves {changed:.1%} of prompts: quality {o['quality']:.3f} -> "
+                 f"{n['quality']:.3f}, "
                  f"${o['cost_per_1k']:.2f} -> ${n['cost_per_1k']:.2f} per 1k", **numbers)
 
 
 def check_tier_map(tt: TierTable, tier_map, min_cheap_share: float, baseline_map=None, tolerance: float = 0.0):
-    """Does the map send at least `min_cheap_share` to the cheapest tier without losing quality against the baseline map?"""
+    """Does the map send at least `min_cheap_share` to the cheapest tier, keeping the baseline map's quality?"""
     if not isinstance(tier_map, dict) or not tier_map:
         return not_yet("the tier map must be a dict {task type: tier}, e.g. {**DEFAULT_TIER_MAP, 'math': 'cheap'}")
     try:

@@ -27,7 +27,8 @@ def check_threshold_for_mix(scores, thresholds, target_mix: dict, tiers, toleran
     shown = ", ".join(f"{k} {mix[k]:.0%} (target {v:.0%})" for k, v in target_mix.items())
     off = {k: mix[k] - v for k, v in target_mix.items() if abs(mix[k] - v) > tolerance}
     if not off:
-        return right(f"threshold(s) {np.round(t, 3).tolist()} give {shown}, within {tolerance * 100:.0f} points", mix=mix)
+        return right(f"threshold(s) {np.round(t, 3).tolist()} give {shown}, within {tolerance * 100:.0f} points",
+                     mix=mix)
     tier, miss = next(iter(off.items()))
     k = list(tiers).index(tier)
     if k == len(tiers) - 1:
