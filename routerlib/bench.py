@@ -219,6 +219,5 @@ def run(quick: bool = False, data_dir=None) -> dict:
     if quick:
         skipped["notebooks"] = "--quick"
     result["peak_rss_mb"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
-    result["peak_child_rss_mb"] = round(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024, 1)
     return {**result, "targets": verdicts(result), "skipped": skipped, "quick": quick, "machine": machine(),
             "date": time.strftime("%Y-%m-%d")}
