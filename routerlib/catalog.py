@@ -2,10 +2,11 @@
 from __future__ import annotations
 
 import difflib
-import json
 import math
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
+
+from .files import read_json
 
 DATA_DIR = Path(__file__).resolve().parent.parent / "data"
 DEFAULT_CATALOG = DATA_DIR / "models.json"
@@ -98,12 +99,7 @@ class Catalog:
     def update_from_file(self, path) -> "Catalog":
         """Add or override models and tier defaults from a JSON file; returns self."""
         path = Path(path)
-        try:
-            spec = json.loads(path.read_text(encoding="utf-8"))
-        except FileNotFoundError:
-            raise CatalogError(f"catalog file not found: {path}") from None
-        except (UnicodeDecodeError, json.JSONDecodeError) as e:
-            raise CatalogError(f"catalog file {path} is not valid UTF-8 JSON: {e}") from None
+        spec = read_json(path, CatalogError, "catalog file")
         if not isinstance(spec, dict) or not isinstance(spec.get("models", []), list):
             raise CatalogError(f"catalog file {path} must be an object with a 'models' list")
         for entry in spec.get("models", []):

@@ -33,3 +33,14 @@ def write_json(path, obj) -> Path:
         os.unlink(tmp)
         raise
     return path
+
+
+def read_json(path, error=ValueError, what: str = "file", hint: str = ""):
+    """The JSON in `path`, or `error` saying the file is missing or not valid UTF-8 JSON (then `hint`)."""
+    path = Path(path)
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise error(f"{what} not found: {path}") from None
+    except (UnicodeDecodeError, json.JSONDecodeError) as e:
+        raise error(f"{what} {path} is not valid UTF-8 JSON: {e}{hint}") from None

@@ -20,7 +20,7 @@ import numpy as np
 
 from . import __version__
 from .catalog import Catalog, Model
-from .files import ensure_writable
+from .files import ensure_writable, read_json
 from .routers.base import Decision
 from .routers.cascade import CascadeRouter, HeuristicScorer, JudgeScorer, LogprobScorer, VerifierScorer
 from .routers.classifier import ClassifierRouter
@@ -179,13 +179,8 @@ def save_router(router, path, thresholds=None, tiers=None, catalog=None, name=No
 
 
 def _read(path: Path) -> dict:
-    try:
-        doc = json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise RouterFileError(f"router file not found: {path}") from None
-    except (UnicodeDecodeError, json.JSONDecodeError) as e:
-        raise RouterFileError(f"{path} is not a routerlib router file (not UTF-8 JSON: {e}); "
-                              "write one with routerlib.persist.save_router()") from None
+    doc = read_json(path, RouterFileError, "router file",
+                    ", so it is not a routerlib router file; write one with routerlib.persist.save_router()")
     if not isinstance(doc, dict) or doc.get("format") != FORMAT:
         raise RouterFileError(f"{path} is not a routerlib router file (no \"format\": \"{FORMAT}\"); "
                               "write one with routerlib.persist.save_router()")

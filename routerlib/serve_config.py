@@ -12,10 +12,11 @@ never written in the config: name the environment variable that holds them.
 """
 from __future__ import annotations
 
-import json
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
+
+from .files import read_json
 
 DEFAULT_MAX_BODY = 1_000_000
 KEYS = {"routers", "upstream", "catalog", "run_log", "auth_token_env", "max_body_bytes", "monitor_window"}
@@ -44,13 +45,7 @@ class ServeConfig:
     def from_file(cls, path) -> "ServeConfig":
         """Read a JSON config; relative paths in it are taken from its folder."""
         path = Path(path)
-        try:
-            doc = json.loads(path.read_text(encoding="utf-8"))
-        except FileNotFoundError:
-            raise ConfigError(f"serve config not found: {path}") from None
-        except (UnicodeDecodeError, json.JSONDecodeError) as e:
-            raise ConfigError(f"serve config {path} is not UTF-8 JSON: {e}") from None
-        return cls.from_dict(doc, path.parent, str(path))
+        return cls.from_dict(read_json(path, ConfigError, "serve config"), path.parent, str(path))
 
     @classmethod
     def from_dict(cls, doc: dict, base_dir=".", source: str = "<dict>") -> "ServeConfig":
