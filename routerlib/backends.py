@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from tqdm.auto import tqdm
 
@@ -24,6 +24,15 @@ class Request:
     purpose: str = "answer"
     max_tokens: int | None = None
     logprobs: bool = False  # ask the server for token log-probabilities (live confidence)
+    options: tuple = ()  # sampling options passed through, as sorted (name, JSON text) pairs; see with_sampling
+
+    def with_sampling(self, options: dict) -> "Request":
+        """The same request with sampling options (temperature, top_p, stop, seed, ...) for the server."""
+        return replace(self, options=tuple(sorted((k, json.dumps(v, sort_keys=True)) for k, v in options.items())))
+
+    def sampling(self) -> dict:
+        """The sampling options as keyword arguments for chat.completions.create."""
+        return {k: json.loads(v) for k, v in self.options}
 
     @classmethod
     def ask(cls, model: str, query: Query, purpose: str = "answer", system: str | None = None,
@@ -36,7 +45,8 @@ class Request:
     def key(self, base_url: str | None = None) -> str:
         """A stable id for this call, used by the run log to skip finished calls."""
         blob = json.dumps([self.model, base_url, self.purpose, list(self.messages), self.max_tokens]
-                          + ([True] if self.logprobs else []), sort_keys=True, ensure_ascii=False)
+                          + ([True] if self.logprobs else []) + ([list(self.options)] if self.options else []),
+                          sort_keys=True, ensure_ascii=False)
         return hashlib.sha256(blob.encode()).hexdigest()[:32]
 
     def __repr__(self):

@@ -44,6 +44,28 @@ class Secret:
     __str__ = __repr__
 
 
+class StreamRedactor:
+    """Replaces a secret in streamed text, holding back a tail that could be the start of it."""
+
+    def __init__(self, secret: str | None):
+        self.secret, self.held = secret, ""
+
+    def feed(self, text: str) -> str:
+        if not self.secret:
+            return text
+        s = (self.held + text).replace(self.secret, "***")
+        keep = next((k for k in range(min(len(s), len(self.secret) - 1), 0, -1) if s.endswith(self.secret[:k])), 0)
+        self.held = s[len(s) - keep:] if keep else ""
+        return s[:len(s) - keep] if keep else s
+
+    def flush(self) -> str:
+        out, self.held = self.held, ""
+        return out
+
+    def __repr__(self):
+        return f"StreamRedactor(secret={'set' if self.secret else None}, held={len(self.held)} chars)"
+
+
 def _retry_after(error) -> float | None:
     """Seconds the server asked us to wait (Retry-After or retry-after-ms); None if absent or unreadable."""
     response = getattr(error, "response", None)
@@ -124,24 +146,24 @@ class OpenAIBackend(Backend):
             return min(asked, self.max_wait)
         return min(self.backoff_base * 2 ** attempt * (0.5 + random.random() / 2), self.max_wait)
 
-    def complete(self, request: Request) -> Completion:
+    def redact(self, text: str) -> str:
+        """`text` with the API key replaced by ***."""
+        return self._redact(text)
+
+    def stream_redactor(self) -> "StreamRedactor":
+        """A redactor for streamed text, where the key could arrive split across chunks."""
+        return StreamRedactor(self._api_key.reveal() if self._api_key else None)
+
+    def _create(self, request: Request, **extra):
+        """One chat.completions.create with our retries: (response or None, attempts, redacted error or None)."""
         model = self.catalog.get(request.model)
-        base_url = self._base_url(model)
-        key = request.key(base_url)
-        if self.run_log is not None and (done := self.run_log.finished(key)):
-            return Completion(model.name, done["text"], done["prompt_tokens"], done["completion_tokens"],
-                              done["cost_usd"], done["latency_s"], attempts=done["attempts"], from_log=True,
-                              extra={"finish_reason": done.get("finish_reason")})
-        start, error, response, attempt = time.perf_counter(), None, None, 0
+        client, error = self._client(self._base_url(model)), None
+        kwargs = {"model": model.api_name or model.name, "messages": list(request.messages), **request.sampling(),
+                  **({"max_tokens": request.max_tokens} if request.max_tokens else {}),
+                  **({"logprobs": True} if request.logprobs else {}), **extra}
         for attempt in range(1, self.max_retries + 2):
             try:
-                response = self._client(base_url).chat.completions.create(
-                    model=model.api_name or model.name, messages=list(request.messages),
-                    **({"max_tokens": request.max_tokens} if request.max_tokens else {}),
-                    **({"logprobs": True} if request.logprobs else {}))
-                break
-            except MissingCredentialsError:
-                raise
+                return client.chat.completions.create(**kwargs), attempt, None
             except RETRYABLE as e:
                 error = self._redact(f"{type(e).__name__}: {e}")
                 if attempt <= self.max_retries:
@@ -149,6 +171,21 @@ class OpenAIBackend(Backend):
             except Exception as e:  # 4xx and the unexpected: not worth retrying, but recorded
                 error = self._redact(f"{type(e).__name__}: {e}")
                 break
+        return None, attempt, error
+
+    def open_stream(self, request: Request):
+        """A streaming call (usage included) with our retries: (stream or None, attempts, redacted error or None)."""
+        return self._create(request, stream=True, stream_options={"include_usage": True})
+
+    def complete(self, request: Request) -> Completion:
+        model = self.catalog.get(request.model)
+        key = request.key(self._base_url(model))
+        if self.run_log is not None and (done := self.run_log.finished(key)):
+            return Completion(model.name, done["text"], done["prompt_tokens"], done["completion_tokens"],
+                              done["cost_usd"], done["latency_s"], attempts=done["attempts"], from_log=True,
+                              extra={"finish_reason": done.get("finish_reason")})
+        start = time.perf_counter()
+        response, attempt, error = self._create(request)
         latency = time.perf_counter() - start
         result = self._completion(model, request, response, latency, attempt, error)
         if self.run_log is not None:

@@ -72,7 +72,34 @@ def parse_chat(body) -> Chat:
         raise ApiError(400, "'max_tokens' must be a whole number of at least 1", param="max_tokens")
     if body.get("n", 1) != 1:
         raise ApiError(400, "only n=1 is supported", param="n")
-    return Chat(model, tuple(messages), user, stream, bool(options.get("include_usage")), max_tokens)
+    return Chat(model, tuple(messages), user, stream, bool(options.get("include_usage")), max_tokens,
+                sampling_options(body))
+
+
+def _number(v) -> bool:
+    return isinstance(v, (int, float)) and not isinstance(v, bool)
+
+
+# sampling options passed to the upstream model, with the check each value must pass
+SAMPLING = {
+    "temperature": (_number, "a number"), "top_p": (_number, "a number"),
+    "presence_penalty": (_number, "a number"), "frequency_penalty": (_number, "a number"),
+    "seed": (lambda v: isinstance(v, int) and not isinstance(v, bool), "a whole number"),
+    "stop": (lambda v: isinstance(v, str) or (isinstance(v, list) and all(isinstance(x, str) for x in v)),
+             "a string or a list of strings"),
+    "response_format": (lambda v: isinstance(v, dict), "an object"), "user": (lambda v: isinstance(v, str), "a string"),
+}
+
+
+def sampling_options(body: dict) -> tuple:
+    """The body's sampling options, checked, as (name, value) pairs; ApiError (400) names a bad one."""
+    pairs = []
+    for name, (ok, kind) in SAMPLING.items():
+        if body.get(name) is not None:
+            if not ok(body[name]):
+                raise ApiError(400, f"'{name}' must be {kind}", param=name)
+            pairs.append((name, body[name]))
+    return tuple(pairs)
 
 
 async def read_json(request: Request, limit: int):

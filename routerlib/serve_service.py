@@ -45,6 +45,11 @@ class Chat:
     stream: bool = False
     include_usage: bool = False
     max_tokens: int | None = None
+    sampling: tuple = ()  # (name, value) pairs passed to the upstream: temperature, top_p, stop, seed, ...
+
+    def request(self, model: str, query: Query) -> Request:
+        """The upstream call for one tier's model: the whole conversation, max_tokens and sampling options."""
+        return Request(model, self.messages, query, "answer", self.max_tokens).with_sampling(dict(self.sampling))
 
 
 @dataclass
@@ -91,14 +96,14 @@ def fallback_order(tiers: list, tier: str) -> list:
 
 
 class _Recorder(Backend):
-    """A cascade's backend: answers get the client's messages and max_tokens; remembers (purpose, completion, s)."""
+    """A cascade's backend: answers get the client's whole request; remembers (purpose, completion, seconds)."""
 
     def __init__(self, backend, chat: Chat):
         self.backend, self.mode, self.chat, self.calls = backend, backend.mode, chat, []
 
     def complete(self, request):
         if request.purpose == "answer":  # the cascade asks with the routing text only; send the whole conversation
-            request = replace(request, messages=self.chat.messages, max_tokens=self.chat.max_tokens)
+            request = replace(self.chat.request(request.model, request.query), logprobs=request.logprobs)
         start = time.perf_counter()
         c = self.backend.complete(request)
         self.calls.append((request.purpose, c, time.perf_counter() - start))
@@ -206,7 +211,7 @@ class RoutingService:
         else:
             for tier in fallback_order(list(tuned.tiers), served.decision.tier):
                 model = tuned.tiers[tier]
-                c = self.backend.complete(Request(model, chat.messages, served.query, "answer", chat.max_tokens))
+                c = self.backend.complete(chat.request(model, served.query))
                 if c.ok:
                     served.tier, served.model, served.completion = tier, model, c
                     break

@@ -42,46 +42,6 @@ def text_events(served: Served, chat: Chat, mode: str):
     yield DONE
 
 
-class Redactor:
-    """Replaces a secret in streamed text, holding back a tail that could be the start of it."""
-
-    def __init__(self, secret: str | None):
-        self.secret, self.held = secret, ""
-
-    def feed(self, text: str) -> str:
-        if not self.secret:
-            return text
-        s = (self.held + text).replace(self.secret, "***")
-        keep = next((k for k in range(min(len(s), len(self.secret) - 1), 0, -1) if s.endswith(self.secret[:k])), 0)
-        self.held = s[len(s) - keep:] if keep else ""
-        return s[:len(s) - keep] if keep else s
-
-    def flush(self) -> str:
-        out, self.held = self.held, ""
-        return out
-
-
-def _open(backend, model_name: str, chat: Chat):
-    """Open a live upstream stream with the backend's retries; (stream or None, attempts, error)."""
-    from .openai_backend import RETRYABLE
-    model = backend.catalog.get(model_name)
-    client = backend._client(backend._base_url(model))
-    kwargs = {"model": model.api_name or model.name, "messages": list(chat.messages), "stream": True,
-              "stream_options": {"include_usage": True}, **({"max_tokens": chat.max_tokens} if chat.max_tokens else {})}
-    error, attempt = None, 0
-    for attempt in range(1, backend.max_retries + 2):
-        try:
-            return client.chat.completions.create(**kwargs), attempt, None
-        except RETRYABLE as e:
-            error = backend._redact(f"{type(e).__name__}: {e}")
-            if attempt <= backend.max_retries:
-                time.sleep(backend._wait(e, attempt - 1))
-        except Exception as e:  # 4xx and the unexpected: no retry
-            error = backend._redact(f"{type(e).__name__}: {e}")
-            break
-    return None, attempt, error
-
-
 class StreamRelay:
     """A live upstream stream passed through chunk by chunk (key redacted); logged when it ends."""
 
@@ -91,7 +51,7 @@ class StreamRelay:
         self.stream = None
         tuned = served.router
         for tier in fallback_order(list(tuned.tiers), served.decision.tier):
-            stream, attempts, error = _open(service.backend, tuned.tiers[tier], chat)
+            stream, attempts, error = service.backend.open_stream(chat.request(tuned.tiers[tier], served.query))
             if stream is not None:
                 self.stream, served.tier, served.model, self.attempts = stream, tier, tuned.tiers[tier], attempts
                 break
@@ -102,8 +62,7 @@ class StreamRelay:
     def __iter__(self):
         from .backends import Completion
         backend, served, chat = self.service.backend, self.served, self.chat
-        key = backend._api_key.reveal() if backend._api_key else None
-        redact, text, usage, finish, error, first = Redactor(key), [], None, None, "client disconnected", True
+        redact, text, usage, finish, error, first = backend.stream_redactor(), [], None, None, "client disconnected", True
         try:
             for chunk in self.stream:
                 d = chunk.to_dict()
@@ -128,7 +87,7 @@ class StreamRelay:
             yield DONE
             error = None
         except Exception as e:  # the upstream broke mid-stream: tell the client in OpenAI's way
-            error = backend._redact(f"{type(e).__name__}: {e}")
+            error = backend.redact(f"{type(e).__name__}: {e}")
             yield sse({"error": {"message": f"upstream stream failed: {error}", "type": "upstream_error",
                                  "param": None, "code": "upstream_stream_failed"}})
         finally:

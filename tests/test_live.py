@@ -217,3 +217,22 @@ def test_truncated_answers_are_flagged(fake_server, tmp_path):
     assert result.outcomes.set_index("model").loc["gpt-4o", "truncated"]
     assert RunLog(tmp_path / "r.jsonl").records[-1]["finish_reason"] in ("stop", "length")
     assert any(r["finish_reason"] == "length" for r in RunLog(tmp_path / "r.jsonl").records)
+
+
+def test_sampling_options_are_part_of_the_call_and_its_run_log_key():
+    q = Query("q1", "What is 2 + 2?")
+    plain = Request.ask("gpt-4o-mini", q)
+    warm = plain.with_sampling({"temperature": 0.7, "stop": ["\n"]})
+    assert plain.options == () and plain.sampling() == {}
+    assert warm.sampling() == {"temperature": 0.7, "stop": ["\n"]} and warm.messages == plain.messages
+    assert warm.key() != plain.key() and warm.key() == plain.with_sampling({"stop": ["\n"], "temperature": 0.7}).key()
+    assert plain.with_sampling({}).key() == plain.key()  # keys of logs written before options existed still match
+    with FakeOpenAIServer() as fake:
+        backend = OpenAIBackend(Catalog.load(), api_key=SECRET, base_url=fake.base_url, max_retries=0)
+        assert backend.complete(warm).ok
+        stream, attempts, error = backend.open_stream(warm)
+        assert error is None and attempts == 1
+        stream.close()
+    assert [{k: r["body"].get(k) for k in ("temperature", "stop")} for r in fake.requests] == [
+        {"temperature": 0.7, "stop": ["\n"]}] * 2
+    assert fake.requests[1]["body"]["stream"] is True

@@ -472,3 +472,22 @@ def test_stopping_the_server_closes_its_run_log_and_a_restart_writes_on(router_f
             client.chat.completions.create(model="router-rules", messages=ask(EASY))
         assert app.state.service.log._file is None  # closed on shutdown: no handle leaks per server
     assert len(RunLog(tmp_path / "serve.jsonl").records) == 2
+
+
+def test_sampling_options_reach_the_upstream_plain_streaming_and_in_a_cascade(router_files, tmp_path):
+    options = {"temperature": 0.2, "top_p": 0.9, "seed": 7, "stop": ["\n\n"], "response_format": {"type": "text"}}
+    with StreamingFake() as fake, serving(config(router_files, tmp_path), live(fake)) as srv:
+        srv.client.chat.completions.create(model="router-rules", messages=ask(EASY), **options)
+        list(srv.client.chat.completions.create(model="router-rules", messages=ask(EASY), stream=True, **options))
+        srv.client.chat.completions.create(model="router-cascade", messages=ask(EASY), temperature=0.0)
+        srv.client.chat.completions.create(model="router-rules", messages=ask(EASY))
+        for value in ("hot", True):
+            r = srv.http.post("/v1/chat/completions", json={"model": "router-rules", "messages": ask(EASY),
+                                                            "temperature": value})
+            assert r.status_code == 400 and r.json()["error"]["param"] == "temperature"
+        r = srv.http.post("/v1/chat/completions", json={"model": "router-rules", "messages": ask(EASY), "stop": [1]})
+        assert r.status_code == 400 and "list of strings" in r.json()["error"]["message"]
+    bodies = [q["body"] for q in fake.requests]
+    assert len(bodies) == 4  # the bad requests never reached the upstream
+    assert all({k: b[k] for k in options} == options for b in bodies[:2]) and bodies[1]["stream"] is True
+    assert bodies[2]["temperature"] == 0.0 and not set(options) & set(bodies[3])
