@@ -95,7 +95,8 @@ def routing(data_dir=None, repeats: int = 20) -> dict:
         "cascade_verifier_decision_p50_ms": _p(ver_ms, 50), "cascade_verifier_decision_p99_ms": _p(ver_ms, 99),
         "llm_router_parse_p50_ms": _p(parse_ms, 50), "llm_router_parse_p99_ms": _p(parse_ms, 99),
         "batch_route_per_s": round(len(prompts) / batch_s, 1),
-        "batch_workload": f"classifier scores and tier choice for {len(prompts)} held-out {SWEEP_DATASET} prompts at once",
+        "batch_workload": f"the same classifier scores and picks tiers for {len(prompts)} held-out {SWEEP_DATASET} "
+                          "prompts in one call",
     }
 
 
