@@ -177,3 +177,74 @@ def test_check_min_accuracy_on_gsm8k():
     assert all("more accurate" in verdicts[a].message for a in grid if a < passing[0])
     assert all("less accurate" in verdicts[a].message for a in grid if a > passing[0])
     assert "grid values" in check_min_accuracy(table, 0.5, grid).message
+    near = check_min_accuracy(table, 0.1 * 6, grid)  # 0.6000000000000001: the learner means 0.6
+    assert near.ok == verdicts[0.6].ok and "grid values" not in near.message, near
+
+
+# --- review: edge values, learner input of the wrong kind ---
+
+def test_threshold_checkers_count_the_tolerance_edge_as_within():
+    """A share exactly `tolerance` away (80% or 70% for a 75% target) is within it, as the exercise says."""
+    scores = np.column_stack([np.arange(150) / 150, np.zeros(150), np.ones(150)])  # 150 test queries, as in 04
+    for threshold, share in [(30 / 150, 0.80), (45 / 150, 0.70)]:
+        v = check_threshold_for_mix(scores, threshold, {"cheap": 0.75}, TIERS, tolerance=0.05)
+        assert v.numbers["mix"]["cheap"] == pytest.approx(share) and v.ok, v
+    conf = np.column_stack([np.arange(20) / 20, np.ones(20)])
+    for threshold in (13 / 20, 15 / 20):  # 65% and 75% escalated against a 70% target
+        assert check_escalation_rate(conf, threshold, 0.70, tolerance=0.05).ok
+    off = check_threshold_for_mix(scores, 28.5 / 150, {"cheap": 0.75}, TIERS)  # 80.7%: just outside
+    assert not off.ok and "5.7 points over" in off.message, off
+
+
+@pytest.mark.parametrize("bad", ["0.25", [[0.25]], True, [0.25, None], [[0.5], [0.5, 0.6]], np.array([[0.25]])])
+def test_threshold_for_mix_refuses_what_is_not_a_threshold(bad):
+    v = check_threshold_for_mix(SCORES, bad, {"cheap": 0.75}, TIERS)  # "0.25" used to pass, [[0.25]] to raise
+    assert not v.ok and "must be one number" in v.message, v
+
+
+@pytest.mark.parametrize("bad", [True, "0.3", 5, -0.1, [[0.3]]])
+def test_escalation_rate_refuses_what_is_not_a_threshold(bad):
+    conf = np.column_stack([np.linspace(0, 1, 100), np.ones(100)])
+    v = check_escalation_rate(conf, bad, 0.3)
+    assert not v.ok and "between 0 and 1" in v.message, v
+
+
+def test_check_cascade_scorer_does_not_raise_on_unhashable_choices():
+    tt = synthetic([f"question {i}" for i in range(8)], [[1, 1, 1]] * 8)
+    cascades = {"heuristic": CascadeRouter(HeuristicScorer())}
+    for bad in (["heuristic"], {"heuristic": 1}, None):
+        v = check_cascade_scorer(bad, tt, cascades)
+        assert not v.ok and "choose one of" in v.message, v
+
+
+@pytest.mark.parametrize("bad", [True, "4", None, float("nan"), 4.5, [4], np.array([4, 4])])
+def test_check_rating_calls_wants_a_whole_number(bad):
+    texts = ["What is 2+2?", "Name a prime."]  # 2 calls; True == 1 and "2" used to slip through or raise
+    stream = [Query(f"r{i}", t) for i, t in enumerate(texts)]
+    v = check_rating_calls([stream[0]], bad)  # one request, one call: True == 1 must not pass
+    assert not v.ok and "whole number" in v.message, v
+    assert check_rating_calls(stream, np.int64(2)).ok and check_rating_calls(stream, 2.0).ok
+
+
+def test_check_min_accuracy_refuses_bad_input_without_computing():
+    table = object()  # never reached: the answer is refused first
+    for bad in (True, "0.6", None, float("nan"), np.array([0.6, 0.7]), [0.6]):
+        v = check_min_accuracy(table, bad, [0.4, 0.6, 1.0])
+        assert not v.ok and "grid values" in v.message, v
+
+
+def test_check_classifier_feature_sees_texts_past_the_first_fifty():
+    """A feature that breaks on a later text (or a test text) gets a verdict, not a crash in the classifier."""
+    tt = _difficulty_table()
+    late = tt.prompts.iloc[60]
+    nan_late = lambda texts: np.array([[np.nan if t == late else len(t)] for t in texts])  # noqa: E731
+    v = check_classifier_feature(nan_late, tt.take(np.arange(40)), tt.take(np.arange(40, 80)))
+    assert not v.ok and "NaN" in v.message and "1 of 80" in v.message, v
+
+    def raises_late(texts):
+        return np.array([[1 / (t != late) + len(t)] for t in texts])
+    v = check_classifier_feature(raises_late, tt.take(np.arange(40)), tt.take(np.arange(40, 80)))
+    assert not v.ok and "ZeroDivisionError" in v.message, v
+    v = check_classifier_feature(lambda texts: np.zeros((len(texts), 0)), tt.take(np.arange(40)),
+                                 tt.take(np.arange(40, 80)))
+    assert not v.ok and "no columns" in v.message, v

@@ -15,7 +15,7 @@ def cost_at_share_of_best(cascade, tt: TierTable, share: float = 0.95) -> float 
 
 def check_cascade_scorer(choice, tt: TierTable, cascades: dict, share: float = 0.95):
     """Is `choice` the measured (not simulated) scorer that keeps `share` of the best quality at the least cost?"""
-    if choice not in cascades:
+    if not isinstance(choice, str) or choice not in cascades:  # a list or a dict would not even hash
         return not_yet(f"choose one of {list(cascades)}; got {choice!r}")
     costs = {name: cost_at_share_of_best(c, tt, share) for name, c in cascades.items()}
     simulated = {name for name, c in cascades.items() if isinstance(c.scorer, JudgeScorer)}

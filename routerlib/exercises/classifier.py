@@ -15,6 +15,20 @@ def held_out_apgr(router, train: TierTable, test: TierTable) -> float:
     return curve_metrics(test, scores, sweep(test, scores), single_models(test))["apgr"]
 
 
+def _shape_problem(out, texts):
+    """Why an (n, d) feature array for `texts` is unusable (wrong shape, no columns, NaN), or None."""
+    if out.ndim != 2 or out.shape[0] != len(texts):
+        return (f"for {len(texts)} texts it returned shape {out.shape}; the classifier needs one row per text, "
+                "(n texts, d features): build it with np.column_stack([...]) or [[value] for t in texts]")
+    if out.shape[1] == 0:
+        return "it returned no columns; give at least one number per text"
+    bad = np.flatnonzero(~np.isfinite(out).all(axis=1))
+    if len(bad):
+        return (f"it returned NaN or infinite values for {len(bad)} of {len(texts)} texts, e.g. "
+                f"{str(texts[bad[0]])[:60]!r}; guard divisions and logs (np.log1p, max(x, 1))")
+    return None
+
+
 def _feature_problem(feature_fn, texts):
     """Why the feature function's output is unusable, or None when it is a sane (n, d) array of numbers."""
     try:
@@ -22,11 +36,9 @@ def _feature_problem(feature_fn, texts):
         flipped = np.asarray(feature_fn(texts[::-1]), float)
     except Exception as err:  # the learner's code: report whatever it raised
         return f"your feature function raised {type(err).__name__}: {err}"
-    if out.ndim != 2 or out.shape[0] != len(texts):
-        return (f"for {len(texts)} texts it returned shape {out.shape}; the classifier needs one row per text, "
-                "(n texts, d features): build it with np.column_stack([...]) or [[value] for t in texts]")
-    if not np.isfinite(out).all():
-        return "it returned NaN or infinite values; guard divisions and logs (np.log1p, max(x, 1))"
+    problem = _shape_problem(out, texts)
+    if problem:
+        return problem
     if flipped.shape != out.shape or not np.allclose(flipped[::-1], out):
         return "a text's features change with its position in the batch (random or stateful); use the text only"
     return None
@@ -40,7 +52,15 @@ def check_classifier_feature(feature_fn, train: TierTable, test: TierTable, tole
     problem = _feature_problem(feature_fn, texts)
     if problem:
         return not_yet(problem)
-    if np.ptp(np.asarray(feature_fn(list(train.prompts)), float), axis=0).max() == 0:
+    every = list(train.prompts) + list(test.prompts)  # the fit and the held-out sweep use all of them
+    try:
+        values = np.asarray(feature_fn(every), float)
+    except Exception as err:  # the learner's code, on a text past the first 50
+        return not_yet(f"on the full train and test texts your feature function raised {type(err).__name__}: {err}")
+    problem = _shape_problem(values, every)
+    if problem:
+        return not_yet(f"on the full train and test texts {problem}")
+    if np.ptp(values[:train.n], axis=0).max() == 0:
         return not_yet("the feature has the same value for every training text, so it carries no information")
     base = held_out_apgr(ClassifierRouter(), train, test)
     new = held_out_apgr(ClassifierRouter(embedder=feature_fn), train, test)
