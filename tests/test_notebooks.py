@@ -93,6 +93,14 @@ def _verdicts(nb) -> list:
     return out
 
 
+def _stale_dollar_figures(nb) -> list:
+    """Dollar figures ($12.34) the prose quotes that no output of this run prints: text written for older numbers."""
+    printed = "".join(o.get("text", "") + o.get("data", {}).get("text/plain", "")
+                      for c in nb.cells if c.cell_type == "code" for o in c.outputs)
+    quoted = {m for c in nb.cells if c.cell_type == "markdown" for m in re.findall(r"\$(\d+\.\d\d)\b", c.source)}
+    return sorted(f"${m}" for m in quoted if m not in printed)
+
+
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
 def test_notebook_executes_offline(path: Path, monkeypatch):
     monkeypatch.setenv("OPENAI_API_KEY", SECRET)  # present, but offline mode must never show it
@@ -109,5 +117,7 @@ def test_notebook_executes_offline(path: Path, monkeypatch):
     assert not errors
     assert SECRET not in json.dumps(nb)
     assert nb.cells[-1].outputs[0]["text"].strip() == "[]", "every plot needs a title and axis labels"
+    stale = _stale_dollar_figures(nb)
+    assert not stale, f"the text quotes figures the outputs do not show: {stale}"
     expected = "Right: " if path.stem.endswith("_solutions") else "Not yet: "  # placeholders are wrong on purpose
     assert all(v.startswith(expected) for v in _verdicts(nb)), _verdicts(nb)
