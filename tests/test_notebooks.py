@@ -70,6 +70,16 @@ def test_readme_lists_every_notebook(readme):
     assert named <= {p.name for p in NOTEBOOKS}, f"{readme} names notebooks that do not exist"
 
 
+@pytest.mark.parametrize("readme", ["README.md", "notebooks/README.md"])
+def test_readme_rows_say_simulated_where_the_notebook_does(readme):
+    """A notebook whose mode marks something SIMULATED must not be listed as plain real data."""
+    rows = {m.group(1): m.group(0) for m in re.finditer(r"^\|.*?`(\d\d_\w+\.ipynb)`.*$", (REPO / readme).read_text(), re.M)}
+    for path in NOTEBOOKS:
+        mode = nbformat.read(path, as_version=4).cells[0].source.split("**Mode.**")[-1].split("**Time.**")[0]
+        if "SIMULATED" in mode and path.name in rows:
+            assert "simulated" in rows[path.name].lower(), f"{readme}: the row for {path.name} hides its simulation"
+
+
 def test_notebook_path_is_in_order():
     text = (REPO / "notebooks" / "README.md").read_text()
     path = list(dict.fromkeys(re.findall(r"\b\d\d_[\w]+\.ipynb", text)))
@@ -82,6 +92,8 @@ def test_glossary_defines_the_terms():
                  "oracle router"):
         assert f"**{term}" in text, f"the glossary does not define {term}"
     assert "GLOSSARY.md" in (REPO / "notebooks" / "README.md").read_text()
+    entries = {m.group(1): m.group(2) for m in re.finditer(r"- \*\*([a-z ]+)\*\*(.*?)(?=\n- \*\*|\Z)", text, re.S)}
+    assert re.search(r"\b(least|minimum)\b", entries["cpt"]), "CPT is the *least* share of strong calls (RouteLLM)"
 
 
 def _verdicts(nb) -> list:
