@@ -12,6 +12,39 @@ FIELDS = ("key", "query_id", "model", "purpose", "prompt", "prompt_tokens", "com
           "latency_s", "attempts", "text", "error", "finish_reason", "ts")
 
 
+class JsonlFile:
+    """Append-only JSON lines, each flushed and fsynced before append() returns; safe across threads.
+
+    A file whose last line a killed writer cut short gets a newline first, so no record is glued onto it.
+    """
+
+    def __init__(self, path):
+        self.path = Path(path)
+        self._lock = threading.Lock()
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            open(self.path, "ab").close()  # fail now, before any paid call, if it cannot be written
+        except OSError as e:
+            raise OSError(f"cannot create run log {self.path}: {e.strerror}; choose a writable path") from None
+        size = self.path.stat().st_size
+        with open(self.path, "rb") as f:
+            f.seek(max(size - 1, 0))
+            self._cut_short = size > 0 and f.read(1) != b"\n"
+
+    def append(self, obj: dict) -> None:
+        """Write one JSON line durably."""
+        line = (json.dumps(obj, ensure_ascii=False) + "\n").encode("utf-8")
+        with self._lock:  # only one writer may end a cut-short line
+            with open(self.path, "ab") as f:
+                f.write((b"\n" if self._cut_short else b"") + line)
+                f.flush()
+                os.fsync(f.fileno())
+            self._cut_short = False
+
+    def __repr__(self):
+        return f"JsonlFile({str(self.path)!r})"
+
+
 class RunLog:
     """One JSON object per call; a line cut short by a killed run is skipped and counted."""
 
@@ -21,15 +54,9 @@ class RunLog:
         self.records: list[dict] = []
         self.bad_lines = 0
         self._done: dict[str, dict] = {}
-        self._cut_short = False  # the last line has no newline: a killed run cut it short
         if self.path.exists():
             self._read()
-        else:
-            try:
-                self.path.parent.mkdir(parents=True, exist_ok=True)
-                self.path.touch()
-            except OSError as e:
-                raise OSError(f"cannot create run log {self.path}: {e.strerror}; choose a writable path") from None
+        self._file = JsonlFile(self.path)
 
     def _read(self):
         with open(self.path, "rb") as f:
@@ -44,7 +71,6 @@ class RunLog:
                 self.records.append(rec)
                 if rec.get("error") is None:
                     self._done[rec["key"]] = rec
-            self._cut_short = f.tell() > 0 and not raw.endswith(b"\n")
         if self.bad_lines:
             warnings.warn(f"run log {self.path}: skipped {self.bad_lines} unreadable line(s) "
                           "(a run killed mid-write leaves one); those calls will be made again")
@@ -57,15 +83,8 @@ class RunLog:
         """Write one record durably (flush and fsync) before returning."""
         rec = {k: record.get(k) for k in FIELDS}
         rec["ts"] = rec["ts"] or time.time()
-        line = json.dumps(rec, ensure_ascii=False) + "\n"
         with self._lock:
-            with open(self.path, "ab") as f:
-                if self._cut_short:
-                    f.write(b"\n")  # never glue a record onto a line a killed run cut short
-                    self._cut_short = False
-                f.write(line.encode("utf-8"))
-                f.flush()
-                os.fsync(f.fileno())
+            self._file.append(rec)
             self.records.append(rec)
             if rec["error"] is None:
                 self._done[rec["key"]] = rec

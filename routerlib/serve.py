@@ -8,7 +8,6 @@ Every error is an OpenAI-style body; stack traces stay in the server log.
 """
 from __future__ import annotations
 
-import contextlib
 import hmac
 import json
 import logging
@@ -199,16 +198,11 @@ def create_app(config, backend=None) -> Starlette:
         service.traffic.rejected(e.status)
         return error_response(e)
 
-    @contextlib.asynccontextmanager
-    async def lifespan(app):
-        yield
-        service.log.close()  # no file handle left open when the server stops
-
     app = Starlette(routes=[Route("/v1/chat/completions", guarded(chat), methods=["POST"]),
                             Route("/v1/models", guarded(models), methods=["GET"]),
                             Route("/metrics", guarded(metrics), methods=["GET"]),
                             Route("/health", health, methods=["GET"])],
-                    exception_handlers={HTTPException: not_found}, lifespan=lifespan)
+                    exception_handlers={HTTPException: not_found})
     app.state.service = service
     return app
 

@@ -1,8 +1,6 @@
 """What the server records: a run log of every request (JSONL, fsync) and traffic figures with the monitors."""
 from __future__ import annotations
 
-import json
-import os
 import threading
 import time
 from collections import Counter, deque
@@ -13,7 +11,7 @@ import pandas as pd
 
 from .metrics import finite_or_none
 from .monitor import check_all
-from .runlog import FIELDS
+from .runlog import FIELDS, JsonlFile
 
 SERVE_FIELDS = FIELDS + ("alias", "router", "tier", "routed_tier", "fallback", "score", "router_cost_usd",
                          "router_latency_s", "upstream", "simulated", "quality", "escalated", "stream", "status",
@@ -21,51 +19,22 @@ SERVE_FIELDS = FIELDS + ("alias", "router", "tier", "routed_tier", "fallback", "
 
 
 class ServeLog:
-    """Append-only JSONL, one record per request, flushed and fsynced before the reply; RunLog(path) reads it.
+    """One record per request, durable before the reply (JsonlFile); RunLog(path) reads it.
 
     Unlike RunLog it keeps no records in memory, so a long-running server does not grow.
     """
 
     def __init__(self, path):
         self.path = Path(path)
-        self._lock = threading.Lock()
-        try:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            self._file = open(self.path, "ab")
-        except OSError as e:
-            raise OSError(f"cannot open run log {self.path}: {e.strerror}; choose a writable path") from None
-        self._needs_newline = self._cut_short()
+        self._file = JsonlFile(path)
         self.written = 0
-
-    def _cut_short(self) -> bool:
-        """Does the file end without a newline (a killed writer)? Then the next record starts a new line."""
-        size = self.path.stat().st_size
-        if not size:
-            return False
-        with open(self.path, "rb") as f:
-            f.seek(size - 1)
-            return f.read(1) != b"\n"
 
     def append(self, record: dict) -> None:
         """Write one record durably."""
         rec = {k: record.get(k) for k in SERVE_FIELDS}
         rec["ts"] = rec["ts"] or time.time()
-        line = (json.dumps(rec, ensure_ascii=False) + "\n").encode()
-        with self._lock:  # only one writer may end a cut-short line
-            if self._file is None:  # closed when a server stopped; a restarted one writes on
-                self._file = open(self.path, "ab")
-            self._file.write((b"\n" if self._needs_newline else b"") + line)
-            self._file.flush()
-            os.fsync(self._file.fileno())
-            self._needs_newline = False
-            self.written += 1
-
-    def close(self):
-        """Close the file (the server does on shutdown); a later append opens it again."""
-        with self._lock:
-            if self._file is not None:
-                self._file.close()
-                self._file = None
+        self._file.append(rec)
+        self.written += 1
 
     def __repr__(self):
         return f"ServeLog({str(self.path)!r}, {self.written} written since start)"

@@ -9,6 +9,7 @@ import subprocess
 import sys
 import threading
 import time
+from pathlib import Path
 
 import httpx2
 import openai
@@ -438,27 +439,22 @@ def test_a_stream_that_breaks_upstream_is_logged_costed_and_counted(router_files
     assert m["cost_usd"] == pytest.approx(rec["cost_usd"]) and m["streams_cut_short"] == 1 and m["answered"] == 0
 
 
-def test_concurrent_writers_end_a_cut_short_run_log_line_once(tmp_path):
+def test_concurrent_writers_end_a_cut_short_run_log_line_once(tmp_path, monkeypatch):
     path = tmp_path / "serve.jsonl"
     path.write_bytes(b'{"key": "killed mid-wri')
     log = ServeLog(path)
-    real = log._file
+    real_fsync = os.fsync
 
-    class SlowFile:  # holds the lock a while, as an fsync on a busy disk does
-        def write(self, data):
-            time.sleep(0.05)
-            return real.write(data)
+    def slow_fsync(fd):  # holds the lock a while, as an fsync on a busy disk does
+        time.sleep(0.05)
+        return real_fsync(fd)
 
-        def __getattr__(self, name):
-            return getattr(real, name)
-
-    log._file = SlowFile()
+    monkeypatch.setattr(os, "fsync", slow_fsync)
     writers = [threading.Thread(target=log.append, args=({"key": f"k{i}"},)) for i in range(4)]
     for w in writers:
         w.start()
     for w in writers:
         w.join()
-    log.close()
     lines = path.read_bytes().split(b"\n")
     assert len(lines) == 6 and b"" not in lines[1:-1]  # the cut line, 4 records, then the final newline
     with pytest.warns(UserWarning, match="skipped 1 unreadable"):  # the cut line only
@@ -470,7 +466,8 @@ def test_stopping_the_server_closes_its_run_log_and_a_restart_writes_on(router_f
     for _ in range(2):
         with ServerThread(app) as srv, openai.OpenAI(base_url=srv.base_url, api_key="x") as client:
             client.chat.completions.create(model="router-rules", messages=ask(EASY))
-        assert app.state.service.log._file is None  # closed on shutdown: no handle leaks per server
+        open_files = [os.readlink(fd) for fd in Path("/proc/self/fd").iterdir() if fd.is_symlink()]
+        assert str(tmp_path / "serve.jsonl") not in open_files  # no handle left open: none leaks per server
     assert len(RunLog(tmp_path / "serve.jsonl").records) == 2
 
 
