@@ -11,7 +11,6 @@ import base64
 import copy
 import datetime
 import hashlib
-import json
 import pickle
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -20,7 +19,7 @@ import numpy as np
 
 from . import __version__
 from .catalog import Catalog, Model
-from .files import ensure_writable, read_json
+from .files import read_json, write_json
 from .routers.base import Decision
 from .routers.cascade import CascadeRouter, HeuristicScorer, JudgeScorer, LogprobScorer, VerifierScorer
 from .routers.classifier import ClassifierRouter
@@ -171,11 +170,7 @@ def save_router(router, path, thresholds=None, tiers=None, catalog=None, name=No
     if fitted is not None:
         doc["fitted"] = _pickle(fitted, f"fitted {kind} router")
     Path(path).parent.mkdir(parents=True, exist_ok=True)
-    path = ensure_writable(path)
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(json.dumps(doc, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
-    tmp.replace(path)  # a reader never sees half a file
-    return path
+    return write_json(path, doc)  # atomic: a reader never sees half a file
 
 
 def _read(path: Path) -> dict:
