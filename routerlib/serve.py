@@ -101,7 +101,7 @@ def sampling_options(body: dict) -> tuple:
     return tuple(pairs)
 
 
-async def read_json(request: Request, limit: int):
+async def read_body(request: Request, limit: int):
     """The request body as JSON, refusing bodies over `limit` bytes (413) and bad JSON (400)."""
     declared = request.headers.get("content-length", "")
     if declared.isdigit() and int(declared) > limit:
@@ -165,7 +165,7 @@ def create_app(config, backend=None) -> Starlette:
         return endpoint
 
     async def chat(request: Request):
-        chat = parse_chat(await read_json(request, config.max_body_bytes))
+        chat = parse_chat(await read_body(request, config.max_body_bytes))
         tuned = service.resolve(chat.model)[1]  # an unknown alias fails before any work
         if chat.stream and service.mode == "live" and tuned.kind != "cascade":  # pass the upstream stream through
             relay = await run_in_threadpool(StreamRelay, service, chat)
