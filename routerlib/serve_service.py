@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import time
 import uuid
 from dataclasses import dataclass, field, replace
@@ -112,7 +113,6 @@ class _Recorder(Backend):
 
 def make_backend(upstream: dict, catalog: Catalog):
     """The upstream Backend a config names (live keys come from the environment, wrapped in Secret)."""
-    import os
     mode = upstream["mode"]
     if mode == "simulated":
         from .simulated import SimulatedBackend
