@@ -5,7 +5,6 @@
 Targets (issue 3): under 10 s in all and under 2 GB of memory.
 """
 import argparse
-import json
 import os
 import platform
 import resource

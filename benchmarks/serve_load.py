@@ -8,8 +8,8 @@ import argparse
 import json
 from pathlib import Path
 
+from routerlib.bench.serve_load import serve_load
 from routerlib.files import write_json
-from routerlib.serve_load import serve_load
 
 OUT = Path(__file__).resolve().parent / "results" / "serve_load.json"
 

@@ -6,11 +6,12 @@ import json
 import sys
 
 from .backends import MissingCredentialsError
+from .backends.simulated import DEFAULT_ROUTER_ACCURACY
 from .catalog import Catalog, CatalogError, UnknownModelError
+from .fifty_queries import ROUTERS
 from .files import ensure_writable, write_json
 from .metrics import finite_or_none
-from .routers import ROUTER_NAMES
-from .simulated import DEFAULT_ROUTER_ACCURACY
+from .routers import names as router_names
 
 DEFAULT_RUN_LOG = "runs/exercise-live.jsonl"
 
@@ -23,7 +24,7 @@ def _catalog(args) -> Catalog:
 
 
 def cmd_exercise(args) -> int:
-    from .exercise import make_router, run_exercise
+    from .fifty_queries import make_router, run_exercise
     from .queries import load_queries
 
     if args.json:
@@ -33,17 +34,17 @@ def cmd_exercise(args) -> int:
     backend = None
     if args.dataset:
         from . import datasets
-        from .replay import replay_inputs
+        from .backends.replay import replay_inputs
         if args.live:
             raise ValueError("--dataset replays recorded answers; it cannot be combined with --live")
         table = datasets.load(args.dataset, args.data_dir, catalog)
         backend, queries, catalog = replay_inputs(table, args.router_accuracy, args.seed, args.limit, catalog)
         print(f"replaying {table!r} on {len(queries)} queries; tiers: {catalog.tiers}", file=sys.stderr)
     elif args.live:
-        from .openai_backend import OpenAIBackend
-        from .runlog import RunLog
+        from .backends.live import OpenAIBackend
+        from .backends.runlog import RunLog
         backend = OpenAIBackend(catalog, concurrency=args.concurrency)
-        router = make_router(args.router, backend, catalog, args.router_model)  # fail before any call
+        router = make_router(args.router, backend, catalog, args.router_model, args.seed)  # fail before any call
         backend.check_credentials([*catalog.tiers.values(), *([router.router_model] if args.router == "llm" else [])])
         backend.run_log = RunLog(args.run_log or DEFAULT_RUN_LOG)
         done = len(backend.run_log)
@@ -78,7 +79,7 @@ def cmd_models(args) -> int:
 
 
 def cmd_calibrate(args) -> int:
-    from .calibration import write_calibration
+    from .backends.calibrate import write_calibration
 
     cal = write_calibration(args.data_dir, args.out)
     print(json.dumps(cal["p_acceptable"], indent=2))
@@ -104,8 +105,8 @@ def cmd_data(args) -> int:
     if not args.names:
         raise ValueError(f"data {args.action} needs a dataset name; see `python -m routerlib data list`")
     if args.action == "fetch":
-        from .datasources import fetch
-        from .loaders.routerbench import HUB_FILES, fetch_full
+        from .datasets.routerbench import HUB_FILES, fetch_full
+        from .datasets.sources import fetch
         for name in args.names:
             paths = ([fetch_full(name, args.data_dir)] if name in HUB_FILES
                      else fetch(datasets.get(name).files(), args.data_dir, download_missing=True))
@@ -132,7 +133,7 @@ def cmd_data(args) -> int:
 
 def cmd_evaluate(args) -> int:
     from . import datasets
-    from .strategies import evaluate_router, make_router
+    from .evaluate import evaluate_router
 
     if args.json:
         ensure_writable(args.json)
@@ -146,7 +147,7 @@ def cmd_evaluate(args) -> int:
     print(result.singles.set_index("tier").round(4).to_string())
     rows = [("APGR (cheapest vs dearest tier)", m["apgr"]), ("CPT(50%) strong calls %", m["cpt50"]),
             ("CPT(80%) strong calls %", m["cpt80"]), ("AIQ (quality averaged over the cost range)", m["aiq"]),
-            (f"$ per 1k requests at 95% of best quality", m["cost_per_1k_at_95pct_best"]),
+            ("$ per 1k requests at 95% of best quality", m["cost_per_1k_at_95pct_best"]),
             ("all-expensive $ per 1k requests", m["all_expensive_cost_per_1k"]),
             ("savings factor at 95% of best quality", m["savings_factor_at_95pct_best"]),
             ("router overhead $ per 1k requests", m["router_cost_per_1k"]),
@@ -160,9 +161,9 @@ def cmd_evaluate(args) -> int:
 
 def cmd_compare(args) -> int:
     from . import datasets
-    from .strategies import compare
+    from .evaluate import compare
 
-    names = args.routers or [n for n in ROUTER_NAMES if not n.startswith("always-") or n == "always-expensive"]
+    names = args.routers or [n for n in router_names() if not n.startswith("always-") or n == "always-expensive"]
     tables = []
     for name in args.dataset:
         table = compare(datasets.load(name, args.data_dir), names=names, seed=args.seed, singles=args.singles)
@@ -179,7 +180,7 @@ def cmd_compare(args) -> int:
 
 
 def cmd_published(args) -> int:
-    from .published import beside_routellm, routellm_published
+    from .evaluate import beside_routellm, routellm_published
 
     table = beside_routellm(args.data_dir, args.seed)
     for name, part in table.groupby("dataset", sort=False):
@@ -194,7 +195,7 @@ def cmd_mix_transfer(args) -> int:
     import pandas as pd
 
     from . import datasets
-    from .strategies import mix_transfer
+    from .evaluate import mix_transfer
 
     rows = [mix_transfer(datasets.load(name, args.data_dir), args.target, args.seed) for name in args.dataset]
     table = pd.DataFrame([{"dataset": r["dataset"], "train / test": f"{r['train']} / {r['test']}",
@@ -270,7 +271,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
 
     ex = sub.add_parser("exercise", help="route the 50 exercise queries and compare costs")
-    ex.add_argument("--router", choices=["llm", "rules"], default="llm")
+    ex.add_argument("--router", choices=ROUTERS, default="llm", help="which router decides (default llm)")
     ex.add_argument("--live", action="store_true", help="real calls via OPENAI_API_KEY / OPENAI_BASE_URL")
     ex.add_argument("--run-log", help=f"JSONL log of live calls, reused to resume (default {DEFAULT_RUN_LOG})")
     ex.add_argument("--json", help="write the summary and rows to this JSON file")
@@ -294,7 +295,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     ev = sub.add_parser("evaluate", help="a routing strategy's curve and metrics on recorded outcomes")
     ev.add_argument("--dataset", required=True, help="dataset name (see `data list`) or a CSV/Parquet outcome file")
-    ev.add_argument("--router", required=True, choices=ROUTER_NAMES)
+    ev.add_argument("--router", required=True, choices=router_names())
     ev.add_argument("--seed", type=int, default=0, help="seed of the train/test split and of random parts")
     ev.add_argument("--test-share", type=_share, default=0.5, help="share of queries held out (if no split given)")
     ev.add_argument("--router-accuracy", type=_accuracy, default=DEFAULT_ROUTER_ACCURACY,
@@ -305,7 +306,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     co = sub.add_parser("compare", help="every strategy's headline metrics on recorded datasets")
     co.add_argument("--dataset", nargs="+", required=True, help="dataset names or outcome files")
-    co.add_argument("--routers", nargs="+", choices=ROUTER_NAMES, help="default: all but always-cheap/mid")
+    co.add_argument("--routers", nargs="+", choices=router_names(), help="default: all but always-cheap/mid")
     co.add_argument("--seed", type=int, default=0)
     co.add_argument("--data-dir", help="data mirror (default: ROUTERLIB_DATA_DIR, else the cache)")
     co.add_argument("--singles", action="store_true", help="add a row for every model of the dataset alone")

@@ -1,227 +1,195 @@
-"""Vectorised evaluation: tier scores x recorded outcomes -> costs, quality, traffic mix, curves, calibration.
-
-A router scores each query with the chance that each tier is good enough (an n x K matrix, tiers
-cheap to expensive). A policy sends a query to the first tier whose score reaches its threshold,
-else to the last tier. Sweeping thresholds is a few array operations, never a loop over queries.
-"""
+"""Run any routing strategy on an outcome table: fit on a train split, sweep and score on the test split."""
 from __future__ import annotations
 
-from dataclasses import dataclass
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-from .catalog import Catalog
-from .outcomes import OutcomeTable
-from .replay import GOOD_ENOUGH, dataset_catalog
+from . import datasets
+from .backends.simulated import DEFAULT_ROUTER_ACCURACY
+from .metrics import aiq, apgr, cost_at_quality, cpt, finite_or_none, pair_curve
+from .routers import make
+from .routers import names as router_names
+from .routers.classifier import ClassifierRouter
+from .sweep import assign, calibrate_mix, out_of_fold_scores, single_models, sweep
+from .tables import OutcomeTable, TierTable, train_test
+
+QUALITY_TARGET = 0.95  # share of the best single model's quality for the cost-at-quality figure
 
 
 @dataclass
-class TierTable:
-    """Quality and cost of each tier's model on each query (n x K), with the prompts and answers."""
+class Evaluation:
+    """A router's curve and metrics on held-out queries."""
 
-    name: str
+    dataset: str
+    router: str
+    curve: pd.DataFrame
+    metrics: dict
+    singles: pd.DataFrame
     tiers: list
     models: list
-    quality: np.ndarray
-    cost: np.ndarray
-    prompts: pd.Series
-    responses: np.ndarray
-    prompt_tokens: np.ndarray
-    simulated: bool = False
-    catalog: Catalog | None = None
+    n_train: int
+    n_test: int
+    simulated: bool
+    notes: dict = field(default_factory=dict)
 
-    @classmethod
-    def from_table(cls, table: OutcomeTable, catalog: Catalog | None = None) -> "TierTable":
-        """Use each tier's default model (by default: its best model on this table)."""
-        catalog = catalog or dataset_catalog(table)
-        tiers = list(catalog.tiers)
-        models = [catalog.tiers[t] for t in tiers]
-        cost = table.wide("cost_usd")[models].to_numpy(float)
-        if np.isnan(cost).any():
-            raise ValueError(f"{table.name}: some queries have no cost for {models}; drop them or price them")
-        return cls(table.name, tiers, models, table.wide("quality")[models].to_numpy(float), cost,
-                   table.queries["prompt"], table.wide("response")[models].to_numpy(object),
-                   table.wide("prompt_tokens")[models[0]].to_numpy(float), table.simulated, catalog)
-
-    @property
-    def n(self) -> int:
-        return len(self.prompts)
-
-    def take(self, index) -> "TierTable":
-        """Rows `index` (positions or a boolean mask): a split of the same table."""
-        idx = np.arange(self.n)[index]
-        return TierTable(self.name, self.tiers, self.models, self.quality[idx], self.cost[idx],
-                         self.prompts.iloc[idx], self.responses[idx], self.prompt_tokens[idx], self.simulated,
-                         self.catalog)
-
-    def take_ids(self, query_ids) -> "TierTable":
-        """Rows of these query ids (as split() returns them)."""
-        return self.take(self.prompts.index.get_indexer(pd.Index(query_ids)))
-
-    def good(self, good_enough: float = GOOD_ENOUGH) -> np.ndarray:
-        """n x K booleans: is this tier's answer good enough (missing quality counts as not)?"""
-        return np.nan_to_num(self.quality, nan=-1.0) >= good_enough
+    def to_json(self) -> dict:
+        mix_cols = [f"share_{t}" for t in self.tiers]
+        curve = [{"threshold": finite_or_none(r["threshold"]), "cost_usd": finite_or_none(r["cost_usd"]),
+                  "quality": finite_or_none(r["quality"]),
+                  "traffic_mix": {t: finite_or_none(r[c]) for t, c in zip(self.tiers, mix_cols)}}
+                 for _, r in self.curve.iterrows()]
+        return {"dataset": self.dataset, "router": self.router, "n_queries": self.n_test,
+                "split": {"train": self.n_train, "test": self.n_test}, "models": dict(zip(self.tiers, self.models)),
+                "simulated": self.simulated, "curve": curve,
+                "metrics": {k: finite_or_none(v) for k, v in self.metrics.items()},
+                "strong_quality": finite_or_none(self.metrics["strong_quality"]),
+                "weak_quality": finite_or_none(self.metrics["weak_quality"]),
+                "notes": self.notes}
 
     def __repr__(self):
-        return f"TierTable({self.name!r}, {self.n} queries, tiers={dict(zip(self.tiers, self.models))})"
+        m = self.metrics
+        return (f"Evaluation({self.router} on {self.dataset}: APGR={m['apgr']:.3f}, AIQ={m['aiq']:.3f}, "
+                f"{self.n_test} test queries)")
 
 
-def split(table: OutcomeTable, test_share: float = 0.5, seed: int = 0):
-    """Train and test query ids: the dataset's own split where it has one, else a seeded random one."""
-    if not 0 < test_share <= 1:
-        raise ValueError(f"test_share must be above 0 and at most 1, got {test_share}")
-    q = table.queries
-    if "split" in q and set(q["split"]) >= {"train", "test"}:
-        return q.index[q["split"] == "train"], q.index[q["split"] == "test"]
-    order = np.random.default_rng(seed).permutation(len(q))
-    cut = int(round(len(q) * (1 - test_share)))
-    return q.index[np.sort(order[:cut])], q.index[np.sort(order[cut:])]
+def evaluate_router(table: OutcomeTable, name: str, seed: int = 0, test_share: float = 0.5,
+                    router_accuracy: float = DEFAULT_ROUTER_ACCURACY, halves=None, router=None) -> Evaluation:
+    """Fit on the train split, then sweep thresholds on the test split (`router` overrides the name's default)."""
+    train, test = halves or train_test(table, test_share, seed)
+    if train.n < 2 or test.n < 2:
+        raise ValueError(f"{table.name}: a split of {train.n} train / {test.n} test queries is too small; "
+                         "choose a test share that leaves at least 2 queries on each side")
+    params = {"router_accuracy": router_accuracy} if name == "llm" else {}
+    router = router if router is not None else make(name, test.catalog, seed, **params)
+    router.fit(train)
+    scores, cost = router.tier_scores(test), router.deciding_cost(test)
+    curve = sweep(test, scores, cost=cost)
+    singles = single_models(test)
+    metrics = curve_metrics(test, scores, curve, singles)
+    metrics["router_cost_per_1k"] = float(np.sum(cost.per_query)) / test.n * 1000
+    at_half = sweep(test, scores, [0.5], cost).iloc[0]
+    metrics.update({f"at_0.5_{k}": float(v) for k, v in at_half.items() if k != "threshold"})
+    simulated = table.simulated or router.simulated
+    notes = {"router": repr(router), "good_enough": "normalised quality >= 7/9 (correct, or judge score 8+)"}
+    if router.simulated and not table.simulated:
+        notes["simulated"] = ("LLM ratings simulated against the outcome-derived difficulty" if name == "llm"
+                              else "judge verdicts simulated against the recorded quality")
+    if hasattr(router, "cache_info"):
+        notes["decision_cache"] = router.cache_info()
+    return Evaluation(table.name, name, curve, metrics, singles, test.tiers, test.models, train.n, test.n,
+                      simulated, notes)
 
 
-def train_test(table: OutcomeTable, test_share: float = 0.5, seed: int = 0):
-    """(train, test) TierTables; each tier's model is its best on the train queries only (no peeking)."""
-    train_ids, test_ids = split(table, test_share, seed)
-    catalog = dataset_catalog(table.subset(train_ids)) if len(train_ids) else dataset_catalog(table)
-    tt = TierTable.from_table(table, catalog)
-    return tt.take_ids(train_ids), tt.take_ids(test_ids)
+def curve_metrics(tt: TierTable, scores: np.ndarray, curve: pd.DataFrame, singles: pd.DataFrame) -> dict:
+    """Pair metrics (cheapest vs dearest tier, RouteLLM), AIQ and cost at 95% quality (RouterBench)."""
+    weak, strong = float(np.nanmean(tt.quality[:, 0])), float(np.nanmean(tt.quality[:, -1]))
+    pair = _pair_points(tt, scores)
+    gap = strong - weak
+    best = float(singles["quality"].max())
+    cost_range = (float(singles["cost_per_1k"].min()), float(singles["cost_per_1k"].max()))
+    at95 = cost_at_quality(curve["cost_per_1k"], curve["quality"], QUALITY_TARGET * best)
+    all_top = float(singles["cost_per_1k"].iloc[-1])
+    return {
+        "weak_quality": weak, "strong_quality": strong, "best_single_quality": best,
+        "apgr": apgr(pair["strong_pct"], pair["quality"], weak, strong) if gap else float("nan"),
+        "cpt50": cpt(pair["strong_pct"], pair["quality"], weak, strong, 0.5) if gap else float("nan"),
+        "cpt80": cpt(pair["strong_pct"], pair["quality"], weak, strong, 0.8) if gap else float("nan"),
+        "aiq": aiq(curve["cost_per_1k"], curve["quality"], cost_range),
+        "cost_per_1k_at_95pct_best": at95 if at95 is not None else float("nan"),
+        "all_expensive_cost_per_1k": all_top,
+        "savings_factor_at_95pct_best": all_top / at95 if at95 else float("nan"),
+    }
 
 
-def assign(scores: np.ndarray, thresholds) -> np.ndarray:
-    """Tier index per query: the first tier whose score reaches its threshold, else the last."""
-    scores = np.asarray(scores, float)
-    k = scores.shape[1]
-    t = np.broadcast_to(np.asarray(thresholds, float), (k - 1,))
-    ok = np.column_stack([scores[:, :-1] >= t, np.ones(len(scores), bool)])
-    return ok.argmax(axis=1)
+def _pair_points(tt: TierTable, scores: np.ndarray) -> pd.DataFrame:
+    """RouteLLM's curve for the cheapest and dearest tier: strong-call share against quality."""
+    strong_score = 1.0 - np.asarray(scores, float)[:, 0]
+    return pair_curve(strong_score, tt.quality[:, 0], tt.quality[:, -1])
 
 
-def difficulty(scores: np.ndarray) -> np.ndarray:
-    """One number per query, 0 (easy) to 1 (hard): 1 - the mean chance the cheaper tiers are good enough."""
-    return 1.0 - np.asarray(scores, float)[:, :-1].mean(axis=1)
+def evaluate_all(table: OutcomeTable, names=None, seed: int = 0, test_share: float = 0.5, **kw) -> dict:
+    """name -> Evaluation of every named router on the same split (always-<tier> only for tiers it has)."""
+    halves = train_test(table, test_share, seed)
+    names = names or default_names(halves[1].tiers)
+    return {n: evaluate_router(table, n, seed, halves=halves, **kw) for n in names
+            if not n.startswith("always-") or n[len("always-"):] in halves[1].tiers}
 
 
-def assign_cuts(difficulty_score: np.ndarray, cuts) -> np.ndarray:
-    """Tier index by cut points on the difficulty: below the first cut the cheapest tier, and so on up."""
-    return np.searchsorted(np.sort(np.atleast_1d(np.asarray(cuts, float))), difficulty_score, side="right")
+def default_names(tiers) -> list:
+    """Every router name but the live-only ones, with the always-<tier> family for these tiers."""
+    return router_names(tiers)
 
 
-def cuts_for_mix(difficulty_score: np.ndarray, target_mix) -> np.ndarray:
-    """Cut points on the difficulty that send `target_mix` (shares, cheap first) to each tier."""
-    target = np.asarray(list(target_mix.values()) if isinstance(target_mix, dict) else target_mix, float)
-    if (target < 0).any() or not np.isclose(target.sum(), 1):
-        raise ValueError(f"target mix must be shares >= 0 that sum to 1, got {target}")
-    return np.quantile(difficulty_score, np.clip(np.cumsum(target)[:-1], 0, 1))
+def compare(table: OutcomeTable, names=None, seed: int = 0, singles: bool = False, **kw) -> pd.DataFrame:
+    """Every named router's headline metrics on the same split (and, with `singles`, every model alone)."""
+    evaluations = evaluate_all(table, names, seed, **kw)
+    rows = [{"router": name, **{k: e.metrics[k] for k in (
+        "apgr", "cpt50", "cpt80", "aiq", "cost_per_1k_at_95pct_best", "savings_factor_at_95pct_best",
+        "router_cost_per_1k")}, "max_quality": float(e.curve["quality"].max()), "simulated": e.simulated}
+        for name, e in evaluations.items()]
+    if singles:
+        e = next(iter(evaluations.values()))
+        halves = train_test(table, kw.get("test_share", 0.5), seed)
+        rows += single_model_rows(table, halves[1], e.metrics["best_single_quality"],
+                                  e.metrics["all_expensive_cost_per_1k"])
+    return pd.DataFrame(rows).set_index("router")
 
 
-def assign_many(scores: np.ndarray, thresholds) -> np.ndarray:
-    """assign() for many single thresholds at once: (T, n) tier indices."""
-    scores = np.asarray(scores, float)
-    t = np.asarray(thresholds, float)[:, None, None]
-    ok = scores[None, :, :-1] >= t
-    ok = np.concatenate([ok, np.ones(ok.shape[:2] + (1,), bool)], axis=2)
-    return ok.argmax(axis=2)
+def single_model_rows(table: OutcomeTable, test: TierTable, best: float, all_top: float) -> list[dict]:
+    """Each model of the table answering every held-out query: its quality, and its cost if within 95% of best."""
+    ids = test.prompts.index
+    quality, cost = table.wide("quality").loc[ids].mean(), table.wide("cost_usd").loc[ids].mean() * 1000
+    rows = []
+    for model in quality.sort_values(ascending=False).index:
+        at95 = cost[model] if quality[model] >= QUALITY_TARGET * best else float("nan")
+        rows.append({"router": f"model: {model}", "cost_per_1k_at_95pct_best": at95,
+                     "savings_factor_at_95pct_best": all_top / at95, "router_cost_per_1k": 0.0,
+                     "max_quality": float(quality[model]), "simulated": table.simulated})
+    return rows
 
 
-def outcomes_of(tt: TierTable, assignments: np.ndarray, router_cost=0.0, check_cost=None,
-                cascade: bool = False) -> pd.DataFrame:
-    """Cost, quality and mix of (T, n) assignments.
 
-    router_cost: USD per query (or in all) spent deciding. A cascade pays every tier up to the one
-    that answers, plus check_cost (n x K) for scoring each answer it looked at.
+
+def mix_transfer(table: OutcomeTable, target=None, seed: int = 0) -> dict:
+    """Calibrate the classifier's thresholds to a target mix on the train half, apply them to the test half.
+
+    Thresholds come from out-of-fold scores of the train half (5 folds); the test half is scored
+    by the classifier fitted on the whole train half. Returns the target, the mix reached and the
+    largest miss, in share points.
     """
-    a = np.atleast_2d(assignments)
-    rows = np.arange(tt.n)
-    paid = np.cumsum(tt.cost, axis=1) if cascade else tt.cost
-    cost = paid[rows, a].sum(axis=1) + np.sum(router_cost)
-    if check_cost is not None:
-        cost = cost + np.cumsum(check_cost, axis=1)[rows, a].sum(axis=1)
-    quality = np.nanmean(tt.quality[rows, a], axis=1)
-    out = pd.DataFrame({"cost_usd": cost, "cost_per_1k": cost / tt.n * 1000, "quality": quality})
-    for k, tier in enumerate(tt.tiers):
-        out[f"share_{tier}"] = (a == k).mean(axis=1)
-    if cascade:
-        out["escalation_rate"] = (a > 0).mean(axis=1)
-        out["calls_per_request"] = (a + 1).mean(axis=1)
-    return out
+    train, test = train_test(table, 0.5, seed)
+    target = np.asarray(target if target is not None else ([0.75, 0.20, 0.05] if len(test.tiers) == 3 else [0.7, 0.3]))
+    thresholds = calibrate_mix(out_of_fold_scores(ClassifierRouter, train, seed=seed), target)
+    reached = np.bincount(assign(ClassifierRouter().fit(train).tier_scores(test), thresholds),
+                          minlength=len(target)) / test.n
+    return {"dataset": table.name, "train": train.n, "test": test.n, "tiers": test.tiers,
+            "target": target.tolist(), "reached": reached.round(4).tolist(),
+            "max_miss_points": float(np.abs(reached - target).max() * 100)}
 
 
-def default_thresholds(scores: np.ndarray, n: int = 201) -> np.ndarray:
-    """Thresholds spanning the scores: their quantiles (the lowest sends everything to the cheapest
-    tier), plus one above all (everything to the last tier), so every curve has both ends."""
-    s = np.asarray(scores, float)[:, :-1].ravel()
-    qs = np.unique(np.quantile(s, np.linspace(0, 1, n - 1)))
-    return np.r_[qs, np.nextafter(s.max(), np.inf)]
+# --- beside RouteLLM's published figures ---
+
+PUBLISHED = Path(__file__).resolve().parent.parent / "data" / "published_routellm.json"
+OURS = ("random", "rules", "classifier", "cascade-verifier", "oracle")
 
 
-def sweep(tt: TierTable, scores: np.ndarray, thresholds=None, router_cost=0.0, check_cost=None,
-          cascade: bool = False) -> pd.DataFrame:
-    """The cost-quality curve of a router over thresholds (one threshold shared by every tier)."""
-    thresholds = default_thresholds(scores) if thresholds is None else np.asarray(thresholds, float)
-    curve = outcomes_of(tt, assign_many(scores, thresholds), router_cost, check_cost, cascade)
-    curve.insert(0, "threshold", thresholds)
-    return curve
+def routellm_published(path=PUBLISHED) -> dict:
+    """The published figures, their source and notes (data/published_routellm.json)."""
+    return json.loads(Path(path).read_text(encoding="utf-8"))
 
 
-def single_models(tt: TierTable) -> pd.DataFrame:
-    """Each tier's model answering every query."""
-    out = outcomes_of(tt, np.tile(np.arange(len(tt.tiers))[:, None], (1, tt.n)))
-    out.insert(0, "model", tt.models)
-    out.insert(0, "tier", tt.tiers)
-    return out
-
-
-# --- threshold calibration on the user's own traffic ---
-
-def out_of_fold_scores(make_router, tt: TierTable, folds: int = 5, seed: int = 0) -> np.ndarray:
-    """Scores of each query from a router fitted without it (k-fold), to calibrate thresholds on.
-
-    A learned router scores its own training queries too confidently; thresholds calibrated on
-    those scores give a different mix on new traffic.
-    """
-    order = np.random.default_rng(seed).permutation(tt.n)
-    scores = np.empty((tt.n, len(tt.tiers)))
-    for part in np.array_split(order, folds):
-        rest = np.setdiff1d(order, part)
-        scores[part] = make_router().fit(tt.take(rest)).tier_scores(tt.take(part))
-    return scores
-
-
-def calibrate_mix(scores: np.ndarray, target_mix) -> np.ndarray:
-    """Per-tier thresholds that send `target_mix` (shares, cheap first) of these queries to each tier."""
-    scores = np.asarray(scores, float)
-    target = np.asarray(list(target_mix.values()) if isinstance(target_mix, dict) else target_mix, float)
-    if target.shape != (scores.shape[1],) or (target < 0).any() or not np.isclose(target.sum(), 1):
-        raise ValueError(f"target mix must give {scores.shape[1]} shares (one per tier) that sum to 1, got {target}")
-    thresholds, left = [], np.ones(len(scores), bool)
-    for k in range(scores.shape[1] - 1):
-        want = target[k] * len(scores)  # queries for tier k, taken from those still unassigned
-        s = scores[left, k]
-        if want <= 0 or not len(s):
-            t = np.inf
-        else:
-            t = np.sort(s)[::-1][min(int(round(want)), len(s)) - 1] if want >= 1 else np.inf
-        thresholds.append(t)
-        left &= ~(scores[:, k] >= t)
-    return np.array(thresholds)
-
-
-def calibrate_budget(tt: TierTable, scores: np.ndarray, budget_per_1k: float, router_cost=0.0) -> dict:
-    """The best-quality single threshold whose cost per 1k requests stays within budget."""
-    curve = sweep(tt, scores, router_cost=router_cost)
-    ok = curve[curve["cost_per_1k"] <= budget_per_1k]
-    if ok.empty:
-        raise ValueError(f"no threshold fits ${budget_per_1k}/1k; the cheapest costs ${curve['cost_per_1k'].min():.4f}/1k")
-    return ok.sort_values(["quality", "cost_per_1k"], ascending=[False, True]).iloc[0].to_dict()
-
-
-def calibrate_quality(tt: TierTable, scores: np.ndarray, min_retained: float, router_cost=0.0) -> dict:
-    """The cheapest single threshold keeping `min_retained` of the best single model's quality."""
-    if not 0 < min_retained <= 1:
-        raise ValueError(f"min_retained must be in (0, 1], got {min_retained}")
-    target = min_retained * single_models(tt)["quality"].max()
-    curve = sweep(tt, scores, router_cost=router_cost)
-    ok = curve[curve["quality"] >= target]
-    if ok.empty:
-        raise ValueError(f"no threshold keeps {min_retained:.0%} of the best quality ({target:.3f})")
-    return ok.sort_values("cost_per_1k").iloc[0].to_dict()
+def beside_routellm(data_dir=None, seed: int = 0, routers=OURS) -> pd.DataFrame:
+    """One row per (dataset, router): ours on the held-out half, theirs as published."""
+    published, rows = routellm_published(), []
+    for name, theirs in published["results"].items():
+        ours = compare(datasets.load(name, data_dir), names=routers, seed=seed)
+        rows += [{"dataset": name, "source": "routerlib", "router": r, "trained on": "train half of this benchmark"
+                  if r in ("classifier", "cascade-verifier") else "-", "apgr": ours.at[r, "apgr"],
+                  "cpt50": ours.at[r, "cpt50"]} for r in ours.index]
+        rows += [{"dataset": name, "source": "RouteLLM paper", "router": t["router"], "trained on": t["trained_on"],
+                  "apgr": t["apgr"], "cpt50": t["cpt50"]} for t in theirs]
+    return pd.DataFrame(rows)

@@ -166,7 +166,7 @@ def _groups(table, tt, by):
     if by in table.queries:
         return table.queries.loc[tt.prompts.index, by].astype(str).to_numpy()
     if by == "difficulty":
-        from .replay import difficulty_labels
+        from .tables import difficulty_labels
 
         labels = difficulty_labels(table, tt.catalog)
         return np.array([labels[q] for q in tt.prompts.index])

@@ -12,15 +12,16 @@ import pytest
 
 from routerlib import datasets
 from routerlib.backends import Completion, Request
+from routerlib.backends.runlog import RunLog
+from routerlib.backends.simulated import SimulatedBackend
 from routerlib.catalog import Catalog, Model, cost
 from routerlib.cli import main
-from routerlib.evaluate import calibrate_mix, calibrate_quality, cuts_for_mix, split
-from routerlib.loaders.user import load_user_file
+from routerlib.datasets.user import load_user_file
 from routerlib.queries import Query, load_queries
-from routerlib.routers.llm_router import LLMRouter
+from routerlib.routers.llm import LLMRouter
 from routerlib.routers.rules import RuleRouter
-from routerlib.runlog import RunLog
-from routerlib.simulated import SimulatedBackend
+from routerlib.sweep import calibrate_mix, calibrate_quality, cuts_for_mix
+from routerlib.tables import split
 
 LONG = pd.DataFrame({"query_id": ["a", "a", "b", "b"], "model": ["gpt-4o-mini", "gpt-4o"] * 2,
                      "quality": [1, 1, 0, 1], "prompt_tokens": [5] * 4, "completion_tokens": [7] * 4})
@@ -164,7 +165,7 @@ def test_one_failed_rating_does_not_stop_the_batch():
 
 
 def test_unparseable_rating_falls_back_and_is_counted():
-    from routerlib.exercise import run_exercise
+    from routerlib.fifty_queries import run_exercise
 
     class Garbled(SimulatedBackend):
         def complete(self, request):
@@ -202,7 +203,7 @@ def test_append_after_a_cut_short_line_starts_a_new_line(tmp_path):
 def test_a_failed_call_in_a_live_batch_is_recorded_and_the_rest_answered(fake_server, tmp_path):
     from conftest import SECRET
 
-    from routerlib.openai_backend import OpenAIBackend
+    from routerlib.backends.live import OpenAIBackend
     fake_server.behaviours["gpt-4o"] = "500"
     backend = OpenAIBackend(api_key=SECRET, base_url=fake_server.base_url, max_retries=0,
                             run_log=tmp_path / "r.jsonl")

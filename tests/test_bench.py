@@ -70,11 +70,11 @@ def test_notebook_kernels_keep_the_environment_but_go_offline(tmp_path, monkeypa
 
 
 def test_server_load_counts_only_answered_requests(tmp_path):
-    from routerlib.persist import save_router
+    from routerlib.bench.serve_load import _run
     from routerlib.routers.rules import RuleRouter
+    from routerlib.routers.saved import save_router
     from routerlib.serve import ServerThread, create_app
-    from routerlib.serve_config import ServeConfig
-    from routerlib.serve_load import _run
+    from routerlib.serve.config import ServeConfig
     cfg = ServeConfig.from_dict({"routers": {"r": {"file": str(save_router(RuleRouter(), tmp_path / "r.json"))}},
                                  "run_log": str(tmp_path / "log.jsonl")})
     good = json.dumps({"model": "r", "messages": [{"role": "user", "content": "What is 2 + 2?"}]})

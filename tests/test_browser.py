@@ -178,7 +178,7 @@ def test_slider_moves_the_numbers_to_what_the_package_computes(data_mirror, tmp_
     _require_browser_deps()
     from playwright.sync_api import sync_playwright
 
-    from routerlib.widgets import ThresholdDashboard
+    from routerlib.dashboards import ThresholdDashboard
 
     with _voila(data_mirror, tmp_path) as (url, log_path):
         started = time.monotonic()

@@ -1,6 +1,7 @@
 import json
 
-from routerlib.calibration import CALIBRATION_FILE, calibrate
+from routerlib.backends.calibrate import calibrate
+from routerlib.backends.simulated import CALIBRATION_FILE
 
 
 def test_committed_calibration_is_what_the_command_computes(data_mirror):

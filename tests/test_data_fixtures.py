@@ -8,9 +8,9 @@ import pandas as pd
 import pytest
 
 from routerlib import datasets
-from routerlib.datasources import DataFormatError, DataNotFoundError, fetch
-from routerlib.loaders import arena
-from routerlib.loaders.routerbench import HUB_REPO
+from routerlib.datasets import arena
+from routerlib.datasets.routerbench import HUB_REPO
+from routerlib.datasets.sources import DataFormatError, DataNotFoundError, fetch
 
 GSM = "lm-sys/RouteLLM/routellm/evals/gsm8k"
 RB = "shuhao02/RouterDC/datasets/routerbench_zs"
@@ -124,7 +124,7 @@ def test_unknown_dataset_name():
 
 
 def test_data_dir_resolution(tmp_path, monkeypatch):
-    from routerlib.datasources import cache_dir, data_dir
+    from routerlib.datasets.sources import cache_dir, data_dir
     monkeypatch.setenv("ROUTERLIB_DATA_DIR", str(tmp_path / "env"))
     assert data_dir(tmp_path / "explicit") == tmp_path / "explicit"
     assert data_dir() == tmp_path / "env"
@@ -159,7 +159,7 @@ def test_download_from_a_pinned_url_into_the_cache(data_mirror, file_server, tmp
     monkeypatch.setenv("ROUTERLIB_DATA_URL", file_server(data_mirror))
     monkeypatch.setenv("ROUTERLIB_OFFLINE", "0")
     empty = tmp_path / "empty"
-    from routerlib.datasources import cache_dir
+    from routerlib.datasets.sources import cache_dir
     names = datasets.get("routellm-gsm8k").files()
     paths = fetch(names, empty)
     for name, path in paths.items():
@@ -175,7 +175,7 @@ def test_download_with_a_wrong_hash_is_rejected(file_server, tmp_path, monkeypat
     monkeypatch.setenv("ROUTERLIB_OFFLINE", "0")
     with pytest.raises(DataNotFoundError, match="does not match its pinned sha256"):
         fetch([f"{GSM}/contaminated_prompts.jsonl"], tmp_path / "empty")
-    from routerlib.datasources import cache_dir
+    from routerlib.datasets.sources import cache_dir
     assert not list(cache_dir().rglob("contaminated_prompts.jsonl*"))  # nothing half-written left behind
 
 

@@ -7,7 +7,7 @@ import pytest
 
 from routerlib import datasets
 from routerlib.cli import main
-from routerlib.loaders.routerbench import cost_check
+from routerlib.datasets.routerbench import cost_check
 
 EVALS = "lm-sys/RouteLLM/routellm/evals"
 STRONG, WEAK = "gpt-4-1106-preview", "mistralai/Mixtral-8x7B-Instruct-v0.1"

@@ -4,9 +4,24 @@ import pandas as pd
 import pytest
 
 from routerlib.catalog import Catalog
-from routerlib.evaluate import (TierTable, assign, assign_many, calibrate_budget, calibrate_mix, calibrate_quality,
-                                single_models, sweep)
-from routerlib.metrics import aiq, apgr, cost_at_quality, cpt, non_decreasing_convex_hull, pair_curve
+from routerlib.metrics import (
+    aiq,
+    apgr,
+    cost_at_quality,
+    cpt,
+    non_decreasing_convex_hull,
+    pair_curve,
+)
+from routerlib.sweep import (
+    assign,
+    assign_many,
+    calibrate_budget,
+    calibrate_mix,
+    calibrate_quality,
+    single_models,
+    sweep,
+)
+from routerlib.tables import TierTable
 
 
 def synthetic(n=400, seed=0) -> TierTable:

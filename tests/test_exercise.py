@@ -3,11 +3,11 @@ import subprocess
 import sys
 
 import pytest
+from tests_helpers import check_exercise_json
 
 from routerlib.catalog import Catalog
 from routerlib.cli import main
-from routerlib.exercise import run_exercise
-from tests_helpers import check_exercise_json
+from routerlib.fifty_queries import run_exercise
 
 
 @pytest.mark.parametrize("router", ["llm", "rules"])

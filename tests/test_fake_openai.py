@@ -5,7 +5,6 @@ import urllib.error
 import urllib.request
 
 import pytest
-
 from fake_openai import FakeOpenAIServer
 
 MESSAGES = [{"role": "system", "content": "Be brief."}, {"role": "user", "content": "What is two plus two?"}]

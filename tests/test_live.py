@@ -12,12 +12,12 @@ from fake_openai import FakeOpenAIServer
 from tests_helpers import check_exercise_json
 
 from routerlib.backends import Request
+from routerlib.backends.live import MissingCredentialsError, OpenAIBackend
+from routerlib.backends.runlog import RunLog
 from routerlib.catalog import Catalog
-from routerlib.exercise import run_exercise
-from routerlib.openai_backend import MissingCredentialsError, OpenAIBackend
-from routerlib.queries import Query, load_queries
-from routerlib.routers.llm_router import LLMRouter
-from routerlib.runlog import RunLog
+from routerlib.fifty_queries import run_exercise
+from routerlib.queries import Query
+from routerlib.routers.llm import LLMRouter
 
 Q = Query("q1", "What is the capital of France?", "simple_fact", "easy")
 
@@ -160,7 +160,12 @@ def test_backend_repr_hides_the_key(fake_server):
 
 
 def test_live_cascade_escalates_on_low_logprob_confidence(fake_server):
-    from routerlib.routers.cascade import CascadeRouter, HeuristicScorer, JudgeScorer, LogprobScorer
+    from routerlib.routers.cascade import (
+        CascadeRouter,
+        HeuristicScorer,
+        JudgeScorer,
+        LogprobScorer,
+    )
     fake_server.logprob = {"gpt-4o-mini": -2.0, "gpt-4o": -0.01}  # exp(-2) = 0.14: unsure; exp(-0.01) = 0.99
     backend = backend_for(fake_server)
     tiers = Catalog.load().tiers

@@ -3,8 +3,13 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from routerlib.monitor import (CascadeCostMonitor, OverRoutingMonitor, RouterLatencyMonitor, UnderRoutingMonitor,
-                               check_all)
+from routerlib.monitors import (
+    CascadeCostMonitor,
+    OverRoutingMonitor,
+    RouterLatencyMonitor,
+    UnderRoutingMonitor,
+    check_all,
+)
 
 
 def traffic(n=300, cheap=0.75, mid=0.2, quality_cheap=0.9, latency=0.001, escalated=0.1, seed=0):
@@ -51,7 +56,7 @@ def test_failure_scenarios_on_recorded_data():
     if mirror_dir() is None:
         pytest.skip("data mirror not present (set ROUTERLIB_DATA_DIR)")
     from routerlib import datasets
-    from routerlib.failures import monitors, scenarios
+    from routerlib.monitors import monitors, scenarios
     fired = {name: set(check_all(t, monitors())["monitor"])
              for name, t in scenarios(datasets.load("routellm-gsm8k", mirror_dir())).items()}
     assert fired["healthy"] == set()

@@ -7,10 +7,10 @@ import pytest
 
 from routerlib import plots
 from routerlib.catalog import Catalog
-from routerlib.evaluate import TierTable, assign, single_models, sweep
+from routerlib.evaluate import Evaluation
 from routerlib.metrics import non_decreasing_convex_hull
-from routerlib.outcomes import OutcomeTable
-from routerlib.strategies import Evaluation
+from routerlib.sweep import assign, single_models, sweep
+from routerlib.tables import OutcomeTable, TierTable
 
 matplotlib.use("Agg")
 TIERS = ["cheap", "mid", "expensive"]

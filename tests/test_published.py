@@ -1,7 +1,7 @@
 """RouteLLM's published figures as stored, and the table that puts the kit's routers beside them."""
 import pandas as pd
 
-from routerlib import published
+from routerlib import evaluate as published
 from routerlib.cli import main
 
 

@@ -7,14 +7,15 @@ from tests_helpers import check_exercise_json
 
 from routerlib import datasets
 from routerlib.backends import Request
+from routerlib.backends.replay import ReplayBackend, replay_inputs
+from routerlib.backends.runlog import RunLog
 from routerlib.catalog import Catalog
 from routerlib.cli import main
-from routerlib.datasources import DataFormatError
-from routerlib.exercise import run_exercise
-from routerlib.loaders.user import load_run_log, load_user_file
+from routerlib.datasets.sources import DataFormatError
+from routerlib.datasets.user import load_run_log, load_user_file
+from routerlib.fifty_queries import run_exercise
 from routerlib.queries import Query
-from routerlib.replay import ReplayBackend, dataset_catalog, difficulty_labels, replay_inputs
-from routerlib.runlog import RunLog
+from routerlib.tables import dataset_catalog, difficulty_labels
 
 LONG = pd.DataFrame({
     "query_id": ["a", "a", "a", "b", "b", "b"], "prompt": ["hi"] * 3 + ["prove it"] * 3,
@@ -131,7 +132,7 @@ def test_exercise_cli_on_a_two_tier_dataset(data_mirror, tmp_path, capsys):
 def test_a_live_run_log_becomes_a_replayable_dataset(fake_server, tmp_path):
     from conftest import SECRET
 
-    from routerlib.openai_backend import OpenAIBackend
+    from routerlib.backends.live import OpenAIBackend
     log = tmp_path / "run.jsonl"
     backend = OpenAIBackend(Catalog.load(), api_key=SECRET, base_url=fake_server.base_url, run_log=log)
     queries = [Query("q1", "What is 2+2?"), Query("q2", "Name a prime.")]

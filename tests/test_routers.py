@@ -1,11 +1,11 @@
 import pytest
 
 from routerlib.backends import Completion
+from routerlib.backends.simulated import SimulatedBackend
 from routerlib.catalog import CatalogError
 from routerlib.queries import Query, load_queries
-from routerlib.routers.llm_router import LLMRouter, parse_rating
+from routerlib.routers.llm import LLMRouter, parse_rating
 from routerlib.routers.rules import DEFAULT_TIER_MAP, RuleRouter, detect_task_type
-from routerlib.simulated import SimulatedBackend
 
 
 @pytest.mark.parametrize("text, label", [
@@ -116,7 +116,7 @@ def test_fast_detector_equals_plain_regex_search_on_real_prompts():
     if mirror_dir() is None:
         pytest.skip("data mirror not present (set ROUTERLIB_DATA_DIR)")
     from routerlib import datasets
-    from routerlib.evaluate import TierTable
+    from routerlib.tables import TierTable
     texts = [t for name in ("arena-bench", "routellm-gsm8k", "routerbench-mbpp")
              for t in TierTable.from_table(datasets.load(name, mirror_dir())).prompts]
     assert [detect_task_type(t) for t in texts] == [_detect_reference(t) for t in texts]

@@ -22,7 +22,7 @@ def test_key_is_never_written_or_shown(fake_server, tmp_path, monkeypatch, capsy
     echoed = [r for r in fake_server.requests if r["status"] == 401]
     assert echoed  # and the server really echoed it back in its error messages
 
-    from routerlib.runlog import RunLog
+    from routerlib.backends.runlog import RunLog
     errors = [r["error"] for r in RunLog(log).records if r["error"]]
     assert errors and all("Incorrect API key provided: ***" in e for e in errors)
     printed = capsys.readouterr()
@@ -32,7 +32,7 @@ def test_key_is_never_written_or_shown(fake_server, tmp_path, monkeypatch, capsy
 
 
 def test_key_stays_out_of_reprs_and_exceptions(fake_server):
-    from routerlib.openai_backend import OpenAIBackend
+    from routerlib.backends.live import OpenAIBackend
     fake_server.default = "401-echo"
     backend = OpenAIBackend(api_key=SECRET, base_url=fake_server.base_url)
     c = backend.complete(Request.ask("gpt-4o", Query("q", "hi")))

@@ -18,19 +18,19 @@ from conftest import REPO, SECRET
 from fake_openai import FakeOpenAIServer
 from test_persist import toy_table
 
+from routerlib.backends.live import OpenAIBackend
+from routerlib.backends.runlog import RunLog
+from routerlib.backends.simulated import SimulatedBackend
 from routerlib.catalog import Catalog
-from routerlib.openai_backend import OpenAIBackend
-from routerlib.persist import save_router
 from routerlib.queries import load_queries
 from routerlib.routers.cascade import CascadeRouter, HeuristicScorer
 from routerlib.routers.classifier import ClassifierRouter
-from routerlib.routers.llm_router import LLMRouter
+from routerlib.routers.llm import LLMRouter
 from routerlib.routers.rules import RuleRouter
-from routerlib.runlog import RunLog
+from routerlib.routers.saved import save_router
 from routerlib.serve import ServerThread, create_app
-from routerlib.serve_config import ConfigError, ServeConfig
-from routerlib.serve_stats import ServeLog
-from routerlib.simulated import SimulatedBackend
+from routerlib.serve.config import ConfigError, ServeConfig
+from routerlib.serve.stats import ServeLog
 
 HARD = "Prove that there are infinitely many prime numbers."
 EASY = "What is the capital of France?"

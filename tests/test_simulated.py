@@ -4,9 +4,8 @@ import numpy as np
 import pytest
 
 from routerlib.backends import Request
-from routerlib.calibration import load_calibration
+from routerlib.backends.simulated import SimulatedBackend, load_calibration
 from routerlib.queries import Query
-from routerlib.simulated import SimulatedBackend
 
 
 def _queries(n, difficulty, task_type="math"):

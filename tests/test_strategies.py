@@ -5,14 +5,19 @@ import numpy as np
 import pytest
 
 from routerlib import datasets
+from routerlib.backends.simulated import SimulatedBackend
 from routerlib.cli import main
-from routerlib.evaluate import TierTable, assign, calibrate_mix, split
+from routerlib.evaluate import compare, evaluate_router
 from routerlib.queries import Query, load_queries
-from routerlib.routers.cascade import CascadeRouter, HeuristicScorer, JudgeScorer, VerifierScorer
+from routerlib.routers.cascade import (
+    CascadeRouter,
+    HeuristicScorer,
+    JudgeScorer,
+    VerifierScorer,
+)
 from routerlib.routers.classifier import ClassifierRouter
-from routerlib.routers.llm_router import LLMRouter
-from routerlib.simulated import SimulatedBackend
-from routerlib.strategies import compare, evaluate_router
+from routerlib.routers.llm import LLMRouter
+from routerlib.tables import TierTable
 
 ROUTELLM = ["routellm-mmlu", "routellm-gsm8k", "routellm-mtbench"]
 LEARNED = ["rules", "classifier", "cascade", "cascade-verifier"]
@@ -66,14 +71,14 @@ def test_three_tier_cost_at_95pct_quality_for_every_strategy(tables, name):
 
 @pytest.mark.parametrize("name", ["routellm-mmlu", "routellm-gsm8k", "routerbench-winogrande"])
 def test_mix_calibrated_on_one_half_holds_on_the_other(tables, name):
-    from routerlib.strategies import mix_transfer
+    from routerlib.evaluate import mix_transfer
     result = mix_transfer(tables(name))
     assert result["max_miss_points"] <= 5, result  # the README lists every dataset, small ones miss more
 
 
 def test_calibrating_on_training_scores_is_over_optimistic(tables):
     """Why mix_transfer uses out-of-fold scores: in-sample scores are too confident."""
-    from routerlib.evaluate import out_of_fold_scores
+    from routerlib.sweep import out_of_fold_scores
     tt = TierTable.from_table(tables("routellm-gsm8k"))
     train = tt.take(np.arange(0, tt.n, 2))
     fitted = ClassifierRouter().fit(train)
@@ -200,7 +205,7 @@ def test_classifier_single_query_path_equals_batch_scores(use_stats):
 
 
 def test_classifier_single_query_path_equals_batch_on_real_prompts(tables):
-    from routerlib.evaluate import train_test
+    from routerlib.tables import train_test
     train, test = train_test(tables("arena-bench"))
     router = ClassifierRouter().fit(train)
     texts = list(test.prompts)

@@ -1,9 +1,12 @@
 """Dashboards driven headlessly: set widget values, check the numbers and the drawn data."""
-import numpy as np
 import pytest
 
-from routerlib.evaluate import assign_cuts, difficulty, outcomes_of
-from routerlib.widgets import CascadeDashboard, ThresholdDashboard, WillingnessToPayDashboard
+from routerlib.dashboards import (
+    CascadeDashboard,
+    ThresholdDashboard,
+    WillingnessToPayDashboard,
+)
+from routerlib.sweep import assign_cuts, difficulty, outcomes_of
 
 
 @pytest.fixture(scope="module")

@@ -1,9 +1,10 @@
 """Checker for notebook 05: pick a cascade scorer."""
 from __future__ import annotations
 
-from ..evaluate import TierTable, single_models, sweep
 from ..metrics import cost_at_quality
 from ..routers.cascade import JudgeScorer
+from ..sweep import single_models, sweep
+from ..tables import TierTable
 from . import not_yet, right
 
 

@@ -3,9 +3,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..evaluate import TierTable, single_models, sweep
+from ..evaluate import curve_metrics
 from ..routers.classifier import ClassifierRouter
-from ..strategies import curve_metrics
+from ..sweep import single_models, sweep
+from ..tables import TierTable
 from . import not_yet, right
 
 

@@ -5,9 +5,9 @@ import numbers
 
 import numpy as np
 
-from ..routers.llm_router import LLMRouter
-from ..simulated import SimulatedBackend
-from ..strategies import evaluate_router
+from ..backends.simulated import SimulatedBackend
+from ..evaluate import evaluate_router
+from ..routers.llm import LLMRouter
 from . import not_yet, right
 
 
@@ -55,5 +55,5 @@ def check_rating_calls(stream, answer, seed: int = 0):
     if answer == len({q.text for q in stream}):
         return not_yet("that counts texts exactly as written; the cache key is normalised first (lower case, "
                        "runs of spaces made one), so texts that differ only there share one call", calls=calls)
-    return not_yet(f"{answer!r} is not it; normalise each text (routerlib.routers.llm_router.normalise) and count "
+    return not_yet(f"{answer!r} is not it; normalise each text (routerlib.routers.llm.normalise) and count "
                    "the distinct keys", calls=calls)

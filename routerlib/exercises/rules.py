@@ -5,9 +5,10 @@ import re
 
 import numpy as np
 
-from ..evaluate import TierTable, assign, outcomes_of
 from ..queries import Query
 from ..routers.rules import DEFAULT_TIER_MAP, RuleRouter
+from ..sweep import assign, outcomes_of
+from ..tables import TierTable
 from . import not_yet, right
 
 

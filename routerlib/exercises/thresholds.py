@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..evaluate import assign
+from ..sweep import assign
 from . import not_yet, right
 
 EPS = 1e-9  # shares are fractions of whole queries: 0.80 - 0.75 must count as 5 points, not 5.000000000000004

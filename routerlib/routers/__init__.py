@@ -1,5 +1,5 @@
-"""Routers: rules, classifier, cascade, LLM-as-router and baselines."""
+"""Routers: rules, classifier, cascade, LLM-as-router and baselines, behind one protocol (see base.py)."""
+from .base import Decision, Router
+from .registry import make, names
 
-# Names the command line and routerlib.strategies.make_router accept (kept here: importing it is free).
-ROUTER_NAMES = ("random", "oracle", "rules", "classifier", "cascade", "cascade-verifier", "cascade-judge", "llm",
-                "always-cheap", "always-mid", "always-expensive")
+__all__ = ["Decision", "Router", "make", "names"]

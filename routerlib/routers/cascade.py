@@ -1,16 +1,16 @@
 """Cascade: answer on the cheapest tier, score the answer, escalate to the next tier when unsure."""
 from __future__ import annotations
 
+import hashlib
 import re
 
 import numpy as np
-from scipy import sparse
 
 from ..backends import Request
-from ..replay import GOOD_ENOUGH
+from ..tables import GOOD_ENOUGH
 from ..tokens import count_tokens
-from .base import Decision
-from .classifier import text_stats
+from .base import DecidingCost, Decision, Router
+from .classifier import TextFeatures
 
 REFUSAL = re.compile(r"\b(i can(no|')t (help|assist|provide)|i'm (sorry|unable)|as an ai\b|i am not able)", re.I)
 HEDGE = re.compile(r"\b(i'?m not (sure|certain)|i don'?t know|it'?s unclear|might be|possibly|perhaps)\b", re.I)
@@ -49,11 +49,9 @@ class VerifierScorer:
         self.C = C
 
     def _X(self, prompts, answers, fit=False):
-        texts = [f"{p}\n[ANSWER]\n{a if isinstance(a, str) else ''}" for p, a in zip(prompts, answers)]
-        tfidf = self.vectorizer_.fit_transform(texts) if fit else self.vectorizer_.transform(texts)
-        stats = text_stats([a if isinstance(a, str) else "" for a in answers])
-        stats = self.scaler_.fit_transform(stats) if fit else self.scaler_.transform(stats)
-        return sparse.hstack([tfidf, sparse.csr_matrix(stats)]).tocsr()
+        answers = [a if isinstance(a, str) else "" for a in answers]
+        texts = [f"{p}\n[ANSWER]\n{a}" for p, a in zip(prompts, answers)]
+        return self.features_.fit_transform(texts, answers) if fit else self.features_.transform(texts, answers)
 
     def fit(self, tt):
         """Learn from every tier's recorded answers but the last (which is never checked)."""
@@ -61,13 +59,9 @@ class VerifierScorer:
         prompts = np.tile(tt.prompts.to_numpy(), k)
         answers = tt.responses[:, :k].T.ravel()
         labels = tt.good(self.good_enough)[:, :k].T.ravel()
-        # scikit-learn takes ~1.5 s to import, so notebooks that never fit a model don't pay for it
-        from sklearn.feature_extraction.text import TfidfVectorizer
         from sklearn.linear_model import LogisticRegression
-        from sklearn.preprocessing import StandardScaler
 
-        self.vectorizer_ = TfidfVectorizer(ngram_range=(1, 2), min_df=2, max_features=30000, sublinear_tf=True)
-        self.scaler_ = StandardScaler()
+        self.features_ = TextFeatures(max_features=30000)
         X = self._X(prompts, answers, fit=True)
         self.model_ = LogisticRegression(C=self.C, max_iter=2000).fit(X, labels) if 0 < labels.sum() < len(labels) \
             else None
@@ -106,6 +100,13 @@ class JudgeScorer:
         right = np.random.default_rng(self.seed).random(truth.shape) < self.accuracy
         return np.where(right, truth, ~truth).astype(float)
 
+    def simulated_verdict(self, key: str, quality: float) -> float:
+        """One SIMULATED verdict on an answer of known quality: right with probability `accuracy` (seeded by key)."""
+        digest = hashlib.sha256(f"{self.seed}|{key}".encode()).digest()
+        right = np.random.default_rng(int.from_bytes(digest[:8], "little")).random() < self.accuracy
+        good = quality >= self.good_enough
+        return float(good if right else not good)
+
     def call_cost(self, tt) -> np.ndarray:
         """n x K: USD of one judge call on each tier's answer."""
         model = tt.catalog.get(self.judge_model or tt.models[0])
@@ -113,14 +114,19 @@ class JudgeScorer:
         prompt = tt.prompt_tokens[:, None] + answer_tokens + JUDGE_PROMPT_TOKENS
         return (prompt * model.input_per_mtok + 3 * model.output_per_mtok) / 1e6
 
-    def judge_live(self, backend, query, answer: str):
+    def judge_live(self, backend, query, answer: str, default_model: str | None = None):
         """Ask the judge model; returns (verdict 0/1 or None if unparseable, the Completion)."""
         text = (f"Question:\n{query.text}\n\nAnswer:\n{answer}\n\nIs this answer correct and complete? "
                 "Reply with YES or NO only.")
-        done = backend.complete(Request(self.judge_model, ({"role": "user", "content": text},), query, "judge", 3))
+        model = self.judge_model or default_model
+        done = backend.complete(Request(model, ({"role": "user", "content": text},), query, "judge", 3))
         words = set(re.findall(r"[a-z]+", (done.text or "").lower()))
         verdict = 1.0 if "yes" in words and "no" not in words else 0.0 if "no" in words and "yes" not in words else None
         return verdict, done
+
+    def settings(self) -> dict:
+        return {"judge_model": self.judge_model, "accuracy": self.accuracy, "good_enough": self.good_enough,
+                "seed": self.seed}
 
     def __repr__(self):
         return f"JudgeScorer(judge_model={self.judge_model!r}, accuracy={self.accuracy})"
@@ -139,16 +145,31 @@ class LogprobScorer:
         return "LogprobScorer()"
 
 
-class CascadeRouter:
-    """Try tiers cheapest first; accept an answer whose score reaches `threshold`, else escalate."""
+class CascadeRouter(Router):
+    """Try tiers cheapest first; accept an answer whose score reaches its tier's threshold, else escalate.
 
-    name = "cascade"
+    Its scores are the confidence in each tier's answer, so the thresholds are acceptance thresholds.
+    Deciding costs the answers it throws away and any paid checks (a judge's calls).
+    """
 
-    def __init__(self, scorer=None, threshold: float = 0.5):
+    answers_while_routing = True
+
+    def __init__(self, scorer=None, thresholds=None, backend=None, catalog=None):
+        super().__init__(thresholds, catalog)
         self.scorer = scorer if scorer is not None else HeuristicScorer()
-        self.threshold = threshold
+        self.backend = backend  # answers route() calls live
 
-    def fit(self, tt):
+    @property
+    def name(self) -> str:
+        return "cascade" if self.scorer.name == "heuristic" else f"cascade-{self.scorer.name}"
+
+    @property
+    def simulated(self) -> bool:
+        """Offline, a judge's verdicts are simulated against the recorded quality."""
+        return isinstance(self.scorer, JudgeScorer)
+
+    def fit(self, tt, y=None):
+        super().fit(tt)
         if hasattr(self.scorer, "fit"):
             self.scorer.fit(tt)
         return self
@@ -157,20 +178,28 @@ class CascadeRouter:
         """n x K confidence in each tier's recorded answer (the last tier is always accepted)."""
         if isinstance(self.scorer, JudgeScorer):
             conf = self.scorer.simulated_verdicts(tt.quality)
+        elif isinstance(self.scorer, LogprobScorer):
+            raise ValueError("the logprob scorer needs live answers with log-probabilities; recorded outcomes have "
+                             "none. Use the heuristic, verifier or judge scorer offline")
         else:
             conf = np.column_stack([self.scorer.score(tt.prompts.to_numpy(), tt.responses[:, k])
                                     for k in range(len(tt.tiers))])
         conf[:, -1] = 1.0
         return conf
 
-    def check_cost(self, tt) -> np.ndarray:
-        """n x K: what scoring each tier's answer costs (only the judge makes paid calls)."""
+    def deciding_cost(self, tt) -> DecidingCost:
+        """Every tier below the answering one is paid, plus the judge's calls on each answer it checked."""
         cost = self.scorer.call_cost(tt) if isinstance(self.scorer, JudgeScorer) else np.zeros((tt.n, len(tt.tiers)))
         cost[:, -1] = 0.0
-        return cost
+        return DecidingCost(checks=cost, pays_lower_tiers=True)
 
-    def run_live(self, query, backend, tiers: dict, scorer_backend=None) -> tuple[Decision, list]:
-        """One query live, tiers {tier: model} cheapest first: returns the decision and every call made."""
+    def route(self, query, thresholds=None, backend=None) -> Decision:
+        """Answer live, cheapest tier first, until an answer is accepted; Decision.calls holds every call made."""
+        backend = backend or self.backend
+        if backend is None:
+            raise ValueError("a cascade decides while answering, so route() needs a backend: "
+                             "CascadeRouter(..., backend=...) or route(query, backend=...)")
+        tiers, t = self.tier_models(), self.threshold_vector(thresholds)
         calls, accepted, tier = [], None, None
         for k, (tier, model) in enumerate(tiers.items()):
             accepted = backend.complete(Request.ask(model, query, logprobs=isinstance(self.scorer, LogprobScorer)))
@@ -178,18 +207,37 @@ class CascadeRouter:
             if k == len(tiers) - 1:
                 break
             if isinstance(self.scorer, JudgeScorer):
-                verdict, judged = self.scorer.judge_live(scorer_backend or backend, query, accepted.text or "")
+                verdict, judged = self.scorer.judge_live(backend, query, accepted.text or "", next(iter(tiers.values())))
+                if accepted.simulated and accepted.quality is not None:  # a simulated answer: a simulated verdict
+                    verdict = self.scorer.simulated_verdict(f"{query.id}|{accepted.model}", accepted.quality)
                 calls.append(judged)
                 conf = verdict or 0.0
             elif isinstance(self.scorer, LogprobScorer):
                 conf = self.scorer.score_completion(accepted)
             else:
                 conf = float(self.scorer.score([query.text], [accepted.text])[0])
-            if accepted.ok and conf >= self.threshold:
+            if accepted.ok and conf >= t[k]:
                 break
         overhead = [c for c in calls if c is not accepted]
-        return Decision(query.id, tier, accepted.model, router_cost_usd=sum(c.cost_usd for c in overhead),
-                        router_latency_s=sum(c.latency_s for c in overhead)), calls
+        return Decision(query.id, tier, accepted.model, router_prompt_tokens=sum(c.prompt_tokens for c in overhead),
+                        router_completion_tokens=sum(c.completion_tokens for c in overhead),
+                        router_cost_usd=sum(c.cost_usd for c in overhead),
+                        router_latency_s=sum(c.latency_s for c in overhead), calls=calls)
+
+    def settings(self) -> dict:
+        return getattr(self.scorer, "settings", dict)()  # the name says which scorer
+
+    def fitted_part(self):
+        if isinstance(self.scorer, VerifierScorer):
+            if not hasattr(self.scorer, "base_rate_"):
+                raise ValueError("the cascade's VerifierScorer is not fitted; call cascade.fit(train_table) first")
+            return self.scorer
+        return None
+
+    def restore(self, fitted):
+        if fitted is not None:
+            self.scorer = fitted
+        return self
 
     def __repr__(self):
-        return f"CascadeRouter(scorer={self.scorer!r}, threshold={self.threshold})"
+        return f"CascadeRouter(scorer={self.scorer!r}, thresholds={self.thresholds})"

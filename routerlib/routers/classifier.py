@@ -4,10 +4,9 @@ from __future__ import annotations
 import re
 
 import numpy as np
-from scipy import sparse
 
-from ..replay import GOOD_ENOUGH
-from .base import Decision, Router
+from ..tables import GOOD_ENOUGH
+from .base import Router
 
 
 def text_stats(texts) -> np.ndarray:
@@ -21,51 +20,76 @@ def text_stats(texts) -> np.ndarray:
     return np.array(rows, dtype=float)
 
 
+class TextFeatures:
+    """TF-IDF of the text (words and word pairs) beside scaled text statistics: the learned routers' features."""
+
+    def __init__(self, max_features: int = 20000, use_stats: bool = True, embedder=None):
+        self.max_features = max_features
+        self.use_stats = use_stats
+        self.embedder = embedder  # optional: texts -> 2-D array of sentence embeddings
+
+    def fit_transform(self, texts, stats_texts=None):
+        """Learn the vocabulary and scaling on `texts` (statistics on `stats_texts`, default the same)."""
+        # scikit-learn takes ~1.5 s to import, so notebooks that never fit a model don't pay for it
+        from sklearn.feature_extraction.text import TfidfVectorizer
+        from sklearn.preprocessing import StandardScaler
+
+        self.vectorizer_ = TfidfVectorizer(ngram_range=(1, 2), min_df=2, max_features=self.max_features,
+                                           sublinear_tf=True)
+        self.scaler_ = StandardScaler()
+        return self._build(texts, stats_texts, fit=True)
+
+    def transform(self, texts, stats_texts=None):
+        return self._build(texts, stats_texts, fit=False)
+
+    def _build(self, texts, stats_texts, fit: bool):
+        from scipy import sparse
+
+        texts = [str(t) for t in texts]
+        parts = [self.vectorizer_.fit_transform(texts) if fit else self.vectorizer_.transform(texts)]
+        if self.use_stats:
+            stats = text_stats(texts if stats_texts is None else stats_texts)
+            parts.append(sparse.csr_matrix(self.scaler_.fit_transform(stats) if fit else self.scaler_.transform(stats)))
+        if self.embedder is not None:
+            parts.append(sparse.csr_matrix(np.asarray(self.embedder(texts), float)))
+        return sparse.hstack(parts).tocsr()
+
+    def __repr__(self):
+        return (f"TextFeatures(max_features={self.max_features}, use_stats={self.use_stats}, "
+                f"embedder={'yes' if self.embedder else None})")
+
+
 class ClassifierRouter(Router):
     """Predicts, per query, the chance each tier is good enough; learns from an outcome table.
 
-    Parameters are stored as given; fit() learns `vectorizer_`, `scaler_`, `models_` (one per tier
-    but the last, which is always the fallback) and `base_rates_`.
+    Parameters are stored as given; fit() learns `features_`, `models_` (one logistic regression per
+    tier but the last, which is always the fallback), `base_rates_` and `tier_models_`.
     """
 
     name = "classifier"
 
     def __init__(self, good_enough: float = GOOD_ENOUGH, C: float = 1.0, max_features: int = 20000,
-                 use_stats: bool = True, embedder=None):
+                 use_stats: bool = True, embedder=None, thresholds=None, catalog=None):
+        super().__init__(thresholds, catalog)
         self.good_enough = good_enough
         self.C = C
         self.max_features = max_features
         self.use_stats = use_stats
         self.embedder = embedder  # optional: texts -> 2-D array of sentence embeddings
 
-    def _features(self, texts, fit: bool = False):
-        texts = [str(t) for t in texts]
-        parts = [self.vectorizer_.fit_transform(texts) if fit else self.vectorizer_.transform(texts)]
-        if self.use_stats:
-            stats = text_stats(texts)
-            parts.append(sparse.csr_matrix(self.scaler_.fit_transform(stats) if fit else self.scaler_.transform(stats)))
-        if self.embedder is not None:
-            parts.append(sparse.csr_matrix(np.asarray(self.embedder(texts), float)))
-        return sparse.hstack(parts).tocsr()
-
     def fit(self, tt, y=None):
         """Learn from a TierTable: label k = tier k's answer was good enough."""
         if tt.n < 2:
             raise ValueError(f"ClassifierRouter needs training queries; got {tt.n}")
-        # scikit-learn takes ~1.5 s to import, so notebooks that never fit a model don't pay for it
-        from sklearn.feature_extraction.text import TfidfVectorizer
         from sklearn.linear_model import LogisticRegression
-        from sklearn.preprocessing import StandardScaler
 
-        self.vectorizer_ = TfidfVectorizer(ngram_range=(1, 2), min_df=2, max_features=self.max_features,
-                                           sublinear_tf=True)
-        self.scaler_ = StandardScaler()
-        X = self._features(tt.prompts, fit=True)
+        super().fit(tt)
+        self.features_ = TextFeatures(self.max_features, self.use_stats, self.embedder)
+        X = self.features_.fit_transform(tt.prompts)
         good = tt.good(self.good_enough)
-        self.tiers_, self.tier_models_ = list(tt.tiers), list(tt.models)
         self.base_rates_ = good.mean(axis=0)
         self.models_ = []
-        for k in range(len(self.tiers_) - 1):
+        for k in range(len(tt.tiers) - 1):
             y_k = good[:, k]
             model = None
             if 0 < y_k.sum() < len(y_k):
@@ -76,7 +100,8 @@ class ClassifierRouter(Router):
 
     def _keep_linear_weights(self):
         """Dense weights per tier model, so one live query is scored without scikit-learn's per-call overhead."""
-        n_features = len(self.vectorizer_.vocabulary_) + (len(self.scaler_.mean_) if self.use_stats else 0)
+        f = self.features_
+        n_features = len(f.vectorizer_.vocabulary_) + (len(f.scaler_.mean_) if self.use_stats else 0)
         self.coef_ = np.zeros((len(self.models_), n_features))
         self.intercept_ = np.zeros(len(self.models_))
         for k, m in enumerate(self.models_):
@@ -91,17 +116,18 @@ class ClassifierRouter(Router):
 
     def _proba_one(self, text: str) -> np.ndarray:
         """predict_proba for one text, computed by hand: same numbers without scikit-learn's per-call overhead."""
-        vocabulary, counts = self.vectorizer_.vocabulary_, {}
-        for token in self.vectorizer_.build_analyzer()(text):
+        f = self.features_
+        vocabulary, counts = f.vectorizer_.vocabulary_, {}
+        for token in f.vectorizer_.build_analyzer()(text):
             j = vocabulary.get(token)
             if j is not None:
                 counts[j] = counts.get(j, 0) + 1
         idx = np.fromiter(counts.keys(), dtype=np.intp, count=len(counts))
-        weights = (1.0 + np.log(np.fromiter(counts.values(), dtype=float, count=len(counts)))) * self.vectorizer_.idf_[idx]
+        weights = (1.0 + np.log(np.fromiter(counts.values(), dtype=float, count=len(counts)))) * f.vectorizer_.idf_[idx]
         norm = np.sqrt(weights @ weights)
         z = self.intercept_ + self.coef_[:, idx] @ (weights / norm if norm > 0 else weights)
         if self.use_stats:
-            stats = (text_stats([text])[0] - self.scaler_.mean_) / self.scaler_.scale_
+            stats = (text_stats([text])[0] - f.scaler_.mean_) / f.scaler_.scale_
             z = z + self.coef_[:, len(vocabulary):] @ stats
         p = 1.0 / (1.0 + np.exp(-z))
         constant = np.array([m is None for m in self.models_])
@@ -111,7 +137,7 @@ class ClassifierRouter(Router):
         """n x K: chance each tier is good enough (the last tier is the fallback: 1)."""
         if not hasattr(self, "models_"):
             raise RuntimeError("ClassifierRouter is not fitted; call fit(train_table) first")
-        X = self._features(texts)
+        X = self.features_.transform(texts)
         cols = [m.predict_proba(X)[:, 1] if m is not None else np.full(X.shape[0], self.base_rates_[k])
                 for k, m in enumerate(self.models_)]
         return np.column_stack(cols + [np.ones(X.shape[0])])
@@ -119,15 +145,23 @@ class ClassifierRouter(Router):
     def tier_scores(self, tt) -> np.ndarray:
         return self.predict_proba(tt.prompts)
 
-    def route(self, query, threshold=0.5) -> Decision:
-        """One live decision: the first tier whose chance reaches `threshold` (one number, or one per tier)."""
-        p = self.predict_proba_one(query.text)
-        k = int(np.argmax(np.r_[p[:-1] >= np.asarray(threshold, float), True]))
-        tier = self.tiers_[k]
-        return Decision(query.id, tier, self.tier_models_[k], score=float(p[k]))
+    def query_scores(self, query) -> np.ndarray:
+        return self.predict_proba_one(query.text)
+
+    def settings(self) -> dict:
+        return {"good_enough": self.good_enough, "C": self.C, "max_features": self.max_features,
+                "use_stats": self.use_stats}
+
+    def fitted_part(self):
+        if not hasattr(self, "models_"):
+            raise ValueError("the ClassifierRouter is not fitted; call fit(train_table) before saving it")
+        return self
+
+    def restore(self, fitted):
+        return fitted
 
     def __repr__(self):
-        fitted = f", fitted on {len(self.tiers_)} tiers" if hasattr(self, "models_") else ""
+        fitted = f", fitted on {len(self.tier_models_)} tiers" if hasattr(self, "models_") else ""
         return (f"ClassifierRouter(good_enough={self.good_enough:.3f}, C={self.C}, max_features={self.max_features}, "
                 f"use_stats={self.use_stats}, embedder={'yes' if self.embedder else None}{fitted})")
 

@@ -7,6 +7,7 @@ import numpy as np
 import pandas as pd
 
 from ..catalog import Catalog
+from ..tables import GOOD_ENOUGH, label_tiers
 from .base import Decision, Router, place_tier, step_scores
 
 # Checked in order, case-insensitively; the first matching pattern names the task type.
@@ -71,18 +72,23 @@ class RuleRouter(Router):
     """Route by task type (given, or detected from the text) through a task-to-tier map."""
 
     name = "rules"
+    uses_thresholds = False
 
-    def __init__(self, tier_map=None, default_tier="mid", catalog=None):
-        self.catalog = catalog or Catalog.load()
+    def __init__(self, tier_map=None, default_tier="mid", catalog=None, thresholds=None):
+        super().__init__(thresholds, catalog or Catalog.load())
         # standard tier names the catalog lacks (a two-tier dataset has no 'mid') move to the nearest one
         self.tier_map = {task: place_tier(t, self.catalog)
                          for task, t in (DEFAULT_TIER_MAP if tier_map is None else tier_map).items()}
         self.default_tier = place_tier(default_tier, self.catalog)
 
-    def route(self, query) -> Decision:
+    def route(self, query, thresholds=None) -> Decision:
+        """The tier the map gives the query's task type (labelled, else detected); thresholds change nothing."""
         task = query.task_type or detect_task_type(query.text)
         tier = self.tier_map.get(task, self.default_tier)
-        return Decision(query.id, tier, self.catalog.tier_model(tier).name)
+        return Decision(query.id, tier, self.tier_models().get(tier) or self.catalog.tier_model(tier).name)
+
+    def settings(self) -> dict:
+        return {"tier_map": dict(self.tier_map), "default_tier": self.default_tier}
 
     def __repr__(self):
         return f"RuleRouter({len(self.tier_map)} task types, default_tier={self.default_tier!r})"
@@ -99,9 +105,7 @@ class RuleRouter(Router):
 
     def misroutes(self, tt, good_enough=None) -> pd.DataFrame:
         """Queries whose rule tier differs from the oracle's: too cheap (quality lost) or too dear (money lost)."""
-        from ..replay import GOOD_ENOUGH
-        from .baselines import oracle_tiers
-        routed, oracle = self._tier_index(tt), oracle_tiers(tt, good_enough or GOOD_ENOUGH)
+        routed, oracle = self._tier_index(tt), label_tiers(tt, good_enough or GOOD_ENOUGH)
         tiers = np.array(tt.tiers)
         table = pd.DataFrame({"prompt": tt.prompts.str[:80].to_numpy(), "task_type": tt.prompts.map(detect_task_type).to_numpy(),
                               "rule_tier": tiers[routed], "oracle_tier": tiers[oracle],

@@ -27,9 +27,9 @@ def exercise_table():
     """The 50 exercise queries as a 3-tier TierTable: a tier is good enough from the query's difficulty up."""
     import pandas as pd
 
-    from .catalog import Catalog
-    from .evaluate import TierTable
-    from .queries import DIFFICULTIES, load_queries
+    from ..catalog import Catalog
+    from ..queries import DIFFICULTIES, load_queries
+    from ..tables import TierTable
 
     qs, cat = load_queries(), Catalog.load()
     tiers = list(cat.tiers)
@@ -40,9 +40,9 @@ def exercise_table():
 
 
 def _router_file(kind: str, folder: Path) -> Path:
-    from .persist import save_router
-    from .routers.classifier import ClassifierRouter
-    from .routers.rules import RuleRouter
+    from ..routers.classifier import ClassifierRouter
+    from ..routers.rules import RuleRouter
+    from ..routers.saved import save_router
     router = ClassifierRouter().fit(exercise_table()) if kind == "classifier" else RuleRouter()
     return save_router(router, folder / f"{kind}.router.json", thresholds=[0.6, 0.5] if kind == "classifier" else None)
 
@@ -115,7 +115,7 @@ def _run(port: int, bodies: list, n: int, concurrency: int, time_limit: float) -
 
 def serve_load(requests: int = 3000, concurrency: int = 8, router: str = "classifier", time_limit: float = 60.0) -> dict:
     """Requests/s and added latency (p50/p99) of the router server, upstream instant; returns a JSON-safe dict."""
-    from .queries import load_queries
+    from ..queries import load_queries
 
     if router not in ("classifier", "rules"):
         raise ValueError(f"router must be 'classifier' or 'rules', got {router!r}")

@@ -8,10 +8,10 @@ from typing import Callable
 
 import pandas as pd
 
-from .datasources import data_dir, locate, manifest, sha256
-from .loaders import arena, routellm, routerbench
-from .loaders.user import load_user_file
-from .outcomes import OutcomeTable
+from ..tables import OutcomeTable
+from . import arena, routellm, routerbench
+from .sources import data_dir, locate, manifest, sha256
+from .user import load_user_file
 
 
 class UnknownDatasetError(KeyError):
@@ -69,7 +69,7 @@ def load(name_or_path, data_dir=None, catalog=None) -> OutcomeTable:
         if not Path(str(name_or_path)).is_file():
             raise FileNotFoundError(f"outcome file not found: {name_or_path}")
         if str(name_or_path).endswith(".jsonl"):
-            from .loaders.user import load_run_log
+            from .user import load_run_log
             return load_run_log(name_or_path, catalog)
         return load_user_file(name_or_path, catalog)
     get(name_or_path)  # raises the unknown-dataset error

@@ -4,10 +4,10 @@ from __future__ import annotations
 import pandas as pd
 
 from ..catalog import Catalog
-from ..datasources import fetch
-from ..outcomes import OutcomeTable, priced
+from ..tables import OutcomeTable, priced
 from ..tokens import token_method
 from .common import read_jsonl, require_columns, token_counts
+from .sources import fetch
 
 ROOT = "lmarena/arena-hard-auto/data/arena-bench-v1"
 SOURCE = "arena-bench-v1 (lmarena/arena-hard-auto @ 4a705dd6), Apache-2.0"

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field, replace
 
 from tqdm.auto import tqdm
 
-from .queries import Query
+from ..queries import Query
 
 
 class MissingCredentialsError(RuntimeError):

@@ -16,7 +16,7 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .files import read_json
+from ..files import read_json
 
 DEFAULT_MAX_BODY = 1_000_000
 KEYS = {"routers", "upstream", "catalog", "run_log", "auth_token_env", "max_body_bytes", "monitor_window"}

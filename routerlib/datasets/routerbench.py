@@ -8,11 +8,11 @@ from pathlib import Path
 import pandas as pd
 
 from ..catalog import Catalog
-from ..datasources import DataNotFoundError, cache_dir, downloads_allowed, fetch
-from ..datasources import data_dir as resolve_data_dir
-from ..outcomes import OutcomeTable, priced
+from ..tables import OutcomeTable, priced
 from ..tokens import token_method
 from .common import as_quality, read_table, require_columns, token_counts
+from .sources import DataNotFoundError, cache_dir, downloads_allowed, fetch
+from .sources import data_dir as resolve_data_dir
 
 ROUTERDC = "shuhao02/RouterDC/datasets/routerbench_zs"
 SOURCE = "RouterBench (withmartian/routerbench, MIT) as re-packaged by RouterDC (shuhao02/RouterDC @ 0e63989c)"

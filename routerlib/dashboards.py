@@ -16,9 +16,18 @@ from matplotlib.figure import Figure
 from PIL import Image
 
 from . import datasets
-from .evaluate import assign, assign_cuts, cuts_for_mix, difficulty, outcomes_of, single_models, sweep, train_test
 from .metrics import TARGET_MIX, non_decreasing_convex_hull
-from .strategies import ROUTER_NAMES, make_router, scores_of
+from .routers import make, names
+from .sweep import (
+    assign,
+    assign_cuts,
+    cuts_for_mix,
+    difficulty,
+    outcomes_of,
+    single_models,
+    sweep,
+)
+from .tables import train_test
 
 DEFAULT_MIX = {2: [0.8, 0.2], 3: [0.75, 0.20, 0.05]}
 
@@ -26,7 +35,7 @@ DEFAULT_MIX = {2: [0.8, 0.2], 3: [0.75, 0.20, 0.05]}
 class _Dashboard:
     """Shared parts: data and router pickers, metrics, the figure, calibration, error display."""
 
-    routers = tuple(n for n in ROUTER_NAMES if not n.startswith("always-"))
+    routers = tuple(n for n in names() if not n.startswith("always-"))
 
     def __init__(self, dataset="routellm-gsm8k", router="classifier", seed=0, data_dir=None, target_mix=None,
                  test_share=0.5):
@@ -56,12 +65,12 @@ class _Dashboard:
         train, self.test = train_test(table, self.test_share, self.seed)
         if len(self.test.tiers) not in (2, 3):
             raise ValueError(f"dashboards handle two or three tiers; {dataset} has {len(self.test.tiers)}")
-        self.router = make_router(router, self.test, self.seed)
-        if hasattr(self.router, "fit"):
-            self.router.fit(train)
-        self.scores, self.router_cost, self.check_cost, self.cascade = scores_of(self.router, self.test)
+        self.router = make(router, self.test.catalog, self.seed)
+        self.router.fit(train)
+        self.scores, self.cost = self.router.tier_scores(self.test), self.router.deciding_cost(self.test)
+        self.cascade = self.cost.pays_lower_tiers
         self.train_good_rate = train.good().mean(axis=0) if train.n else np.ones(len(self.test.tiers))
-        self.simulated = table.simulated or router in ("llm", "cascade-judge")
+        self.simulated = table.simulated or self.router.simulated
         self.singles = single_models(self.test)
         self.name, self.router_name = dataset, router
         self._prepare()
@@ -99,8 +108,7 @@ class _Dashboard:
         lo, hi = self._control_range()
         if not all(lo <= v <= hi for v in np.atleast_1d(value)):
             raise ValueError(f"setting {value} is outside the control's range {lo}-{hi}")
-        row = outcomes_of(self.test, self.assignment(value)[None, :], self.router_cost, self.check_cost,
-                          self.cascade).iloc[0].to_dict()
+        row = outcomes_of(self.test, self.assignment(value)[None, :], self.cost).iloc[0].to_dict()
         row["savings_factor"] = self.singles["cost_per_1k"].iloc[-1] / row["cost_per_1k"]
         row["quality_retained"] = row["quality"] / self.singles["quality"].max()
         return row
@@ -224,19 +232,19 @@ class ThresholdDashboard(_Dashboard):
 
     def reference_curve(self):
         if self.cascade:
-            curve = sweep(self.test, self.scores, np.linspace(0, 1.001, 101), self.router_cost, self.check_cost, True)
+            curve = sweep(self.test, self.scores, np.linspace(0, 1.001, 101), self.cost)
             return curve["cost_per_1k"].to_numpy(), curve["quality"].to_numpy()
         grid = np.linspace(0, 1.001, 41 if len(self.test.tiers) == 3 else 201)
         cuts = [(lo, hi) for lo in grid for hi in grid if lo <= hi] if len(self.test.tiers) == 3 else grid[:, None]
         a = np.stack([assign_cuts(self.difficulty, c) for c in cuts])
-        out = outcomes_of(self.test, a, self.router_cost)
+        out = outcomes_of(self.test, a, self.cost)
         return out["cost_per_1k"].to_numpy(), out["quality"].to_numpy()
 
     def calibrate(self):
         """Move the control to the setting that gives the target mix on these queries."""
         target = self.target_mix or DEFAULT_MIX[len(self.test.tiers)]
         if self.cascade:
-            from .evaluate import calibrate_mix
+            from .sweep import calibrate_mix
             t = calibrate_mix(self.scores, target)
             self.control.value = float(np.clip(np.nan_to_num(t[0], posinf=1.0), 0, 1))
             return
@@ -269,7 +277,7 @@ class WillingnessToPayDashboard(_Dashboard):
 
     def reference_curve(self):
         a = np.stack([self.assignment(lam) for lam in np.logspace(-4, 1, 121)])
-        out = outcomes_of(self.test, a, self.router_cost)
+        out = outcomes_of(self.test, a, self.cost)
         return out["cost_per_1k"].to_numpy(), out["quality"].to_numpy()
 
     def calibrate(self):

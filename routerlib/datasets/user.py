@@ -5,12 +5,12 @@ from pathlib import Path
 
 import pandas as pd
 
+from ..backends.runlog import RunLog
 from ..catalog import Catalog
-from ..datasources import DataFormatError
-from ..outcomes import OutcomeTable, priced
-from ..runlog import RunLog
+from ..tables import OutcomeTable, priced
 from .common import as_quality, read_table
 from .routerbench import from_wide
+from .sources import DataFormatError
 
 LONG_HELP = ("long form needs columns model, quality (0-1), query_id or query, and cost_usd or "
              "prompt_tokens + completion_tokens; optional: prompt/query text, response, category")

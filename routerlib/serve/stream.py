@@ -4,8 +4,8 @@ from __future__ import annotations
 import json
 import time
 
-from .serve_service import Chat, RoutingService, Served, fallback_order
-from .tokens import count_message_tokens, count_tokens
+from ..tokens import count_message_tokens, count_tokens
+from .service import Chat, RoutingService, Served, fallback_order
 
 WORDS_PER_CHUNK = 4
 
@@ -50,17 +50,17 @@ class StreamRelay:
         self.served = served = service.route(chat)
         self.stream = None
         tuned = served.router
-        for tier in fallback_order(list(tuned.tiers), served.decision.tier):
-            stream, attempts, error = service.backend.open_stream(chat.request(tuned.tiers[tier], served.query))
+        for tier in fallback_order(list(tuned.tier_models()), served.decision.tier):
+            stream, attempts, error = service.backend.open_stream(chat.request(tuned.tier_models()[tier], served.query))
             if stream is not None:
-                self.stream, served.tier, served.model, self.attempts = stream, tier, tuned.tiers[tier], attempts
+                self.stream, served.tier, served.model, self.attempts = stream, tier, tuned.tier_models()[tier], attempts
                 break
-            served.errors.append(f"{tier} ({tuned.tiers[tier]}): {error}")
+            served.errors.append(f"{tier} ({tuned.tier_models()[tier]}): {error}")
         if self.stream is None:
             service.finish(served, chat, stream=True)  # logs the failure and raises it
 
     def __iter__(self):
-        from .backends import Completion
+        from ..backends import Completion
         backend, served, chat = self.service.backend, self.served, self.chat
         redact, text, usage, finish, error, first = backend.stream_redactor(), [], None, None, "client disconnected", True
         try:

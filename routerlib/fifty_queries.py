@@ -3,29 +3,64 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import numpy as np
 import pandas as pd
 
 from .backends import Request
+from .backends.simulated import DEFAULT_ROUTER_ACCURACY, SimulatedBackend
 from .catalog import Catalog
 from .metrics import finite_or_none, mean_quality, savings_factor, traffic_mix
 from .queries import load_queries
-from .routers.llm_router import LLMRouter
-from .routers.rules import RuleRouter
-from .simulated import DEFAULT_ROUTER_ACCURACY, SimulatedBackend
+from .routers import make
+from .routers.base import Decision, first_reaching
+from .sweep import out_of_fold_scores
+from .tables import GOOD_ENOUGH, TierTable
 
-ROUTERS = ("llm", "rules")
+ROUTERS = ("llm", "rules", "classifier", "cascade", "cascade-judge", "random", "oracle")  # what runs on the 50 queries
 ROW_FIELDS = ["id", "difficulty", "task_type", "tier", "model", "prompt_tokens", "completion_tokens",
               "cost_usd", "router_cost_usd", "quality", "latency_s", "router_latency_s", "error", "router_error",
               "routed_tier", "fallback", "truncated"]
 
 
-def make_router(name: str, backend, catalog, router_model=None):
-    """A router by name: 'llm' (rating with router_model) or 'rules'."""
-    if name == "llm":
-        return LLMRouter(backend, router_model=router_model, catalog=catalog)
-    if name == "rules":
-        return RuleRouter(catalog=catalog)
-    raise ValueError(f"unknown router {name!r}; choose one of {', '.join(ROUTERS)}")
+def make_router(name: str, backend, catalog, router_model=None, seed: int = 0):
+    """A router by name for the exercise (see ROUTERS); the LLM router rates with `router_model`."""
+    if name not in ROUTERS:
+        raise ValueError(f"unknown router {name!r} for the exercise; choose one of {', '.join(ROUTERS)}")
+    params = {"backend": backend, "router_model": router_model} if name == "llm" else {}
+    if name.startswith("cascade"):
+        params = {"backend": backend}
+    return make(name, catalog, seed, **params)
+
+
+def fit_on_answers(router, queries, outcomes: pd.DataFrame, tier_models: dict, seed: int = 0) -> dict:
+    """Score each query with a copy of a learned router fitted on the other queries' answers (5 folds)."""
+    ids = [q.id for q in queries]
+    prompts = pd.Series([q.text for q in queries], index=pd.Index(ids, name="query_id"))
+    models = list(tier_models.values())
+    wide = {c: outcomes.pivot_table(index="query_id", columns="model", values=c, aggfunc="first")
+            .reindex(index=ids, columns=models) for c in ("quality", "cost_usd")}
+    n = len(ids)
+    tt = TierTable("fifty-queries", list(tier_models), models, wide["quality"].to_numpy(float),
+                   wide["cost_usd"].fillna(0.0).to_numpy(float), prompts, np.full((n, len(models)), None, object),
+                   np.zeros(n), True)
+    scores = out_of_fold_scores(lambda: type(router)(**router.settings()), tt, folds=5, seed=seed)
+    return dict(zip(ids, scores))
+
+
+def _decide_from_answers(router, queries, outcomes, tier_models, seed) -> list:
+    """Decisions of the classifier (scored out of fold) or the oracle (knowing every tier's answer)."""
+    if router.name == "classifier":
+        scores = fit_on_answers(router, queries, outcomes, tier_models, seed)
+    else:
+        wide = outcomes.pivot_table(index="query_id", columns="model", values="quality", aggfunc="first")
+        good = (wide.reindex(columns=list(tier_models.values())).fillna(0) >= GOOD_ENOUGH).to_numpy()
+        scores = dict(zip(wide.index, np.column_stack([good[:, :-1], np.ones(len(good))]).astype(float)))
+    tiers, t = list(tier_models), router.threshold_vector()
+    out = []
+    for q in queries:
+        k = int(first_reaching(scores[q.id][None, :], t)[0])
+        out.append(Decision(q.id, tiers[k], tier_models[tiers[k]], score=float(scores[q.id][k])))
+    return out
 
 
 def outcome_table(requests, completions) -> pd.DataFrame:
@@ -154,10 +189,13 @@ def run_exercise(router="llm", backend=None, queries=None, catalog=None, seed=0,
     tiers = list(catalog.tiers)
     tier_models = {t: catalog.tier_model(t).name for t in tiers}
 
-    router_obj = make_router(router, backend, catalog, router_model)
-    decisions = router_obj.route_many(queries, progress=progress)
+    router_obj = make_router(router, backend, catalog, router_model, seed)
     requests = [Request.ask(tier_models[t], q) for q in queries for t in tiers]
     outcomes = outcome_table(requests, backend.complete_many(requests, progress=progress, desc="answers"))
+    if router in ("classifier", "oracle"):  # learned from, or knowing, the answers
+        decisions = _decide_from_answers(router_obj, queries, outcomes, tier_models, seed)
+    else:
+        decisions = router_obj.route_many(queries, progress=progress)
 
     labels = pd.DataFrame([{"id": q.id, "difficulty": q.difficulty, "task_type": q.task_type} for q in queries])
     chosen = pd.DataFrame([vars(d) for d in decisions]).rename(columns={"query_id": "id"})
@@ -176,8 +214,7 @@ def run_exercise(router="llm", backend=None, queries=None, catalog=None, seed=0,
         "simulated": simulated,
         "router": router,
         "router_model": getattr(router_obj, "router_model", None),
-        "router_simulated": router == "llm" and (simulated or getattr(backend, "router_backend", None) is not None
-                                                 and backend.router_backend.mode == "simulated"),
+        "router_simulated": bool(router_obj.simulated) and router in ("llm", "cascade-judge"),
         "n_queries": len(queries),
         "tier_models": tier_models,
         "baseline_model": tier_models[tiers[-1]],

@@ -8,14 +8,14 @@ import time
 import uuid
 from dataclasses import dataclass, field, replace
 
-from .backends import Backend, Completion, Request
-from .catalog import Catalog, Model
-from .persist import TunedRouter, load_router
-from .queries import Query
-from .routers.base import Decision
-from .routers.llm_router import normalise
-from .serve_config import ServeConfig
-from .serve_stats import ServeLog, Traffic
+from ..backends import Backend, Completion, Request
+from ..catalog import Catalog
+from ..queries import Query
+from ..routers.base import Decision, Router
+from ..routers.llm import normalise
+from ..routers.saved import check_thresholds, load_router
+from .config import ServeConfig
+from .stats import ServeLog, Traffic
 
 TRANSIENT = ("RateLimitError", "APITimeoutError", "APIConnectionError")  # upstream busy or away: 503, not 502
 
@@ -59,7 +59,7 @@ class Served:
 
     id: str
     alias: str
-    router: TunedRouter = field(repr=False)
+    router: Router = field(repr=False)
     query: Query
     decision: Decision
     router_s: float
@@ -77,7 +77,7 @@ class Served:
     def info(self, mode: str) -> dict:
         """The `routerlib` field of a response: what routed it, who answered, what routing cost."""
         c = self.completion
-        return {"alias": self.alias, "router": self.router.kind, "tier": self.tier, "model": self.model,
+        return {"alias": self.alias, "router": self.router.name, "tier": self.tier, "model": self.model,
                 "routed_tier": self.decision.tier, "fallback": self.fallback, "score": self.decision.score,
                 "router_cost_usd": self.decision.router_cost_usd, "router_latency_ms": self.router_s * 1000,
                 "cost_usd": c.cost_usd if c else 0.0, "upstream": mode, "simulated": bool(c and c.simulated)}
@@ -115,16 +115,17 @@ def make_backend(upstream: dict, catalog: Catalog):
     """The upstream Backend a config names (live keys come from the environment, wrapped in Secret)."""
     mode = upstream["mode"]
     if mode == "simulated":
-        from .simulated import SimulatedBackend
+        from ..backends.simulated import SimulatedBackend
         return SimulatedBackend(catalog, seed=upstream.get("seed", 0))
     if mode == "replay":
-        from . import datasets
-        from .replay import ReplayBackend, dataset_catalog
-        from .simulated import SimulatedBackend
+        from .. import datasets
+        from ..backends.replay import ReplayBackend
+        from ..backends.simulated import SimulatedBackend
+        from ..tables import dataset_catalog
         table = datasets.load(upstream["dataset"], upstream.get("data_dir"), catalog)
         rated = SimulatedBackend(catalog, seed=upstream.get("seed", 0))
         return ReplayBackend(table, router_backend=rated, catalog=dataset_catalog(table, catalog))
-    from .openai_backend import OpenAIBackend
+    from ..backends.live import OpenAIBackend
     key = os.environ.get(upstream.get("api_key_env", "OPENAI_API_KEY")) or None
     return OpenAIBackend(catalog, api_key=key, base_url=upstream.get("base_url"),
                          timeout=upstream.get("timeout", 60.0), max_retries=upstream.get("max_retries", 3))
@@ -135,23 +136,24 @@ class RoutingService:
 
     def __init__(self, config: ServeConfig, backend: Backend | None = None):
         self.config = config
-        self.routers: dict[str, TunedRouter] = {}
+        self.routers: dict[str, Router] = {}
         for name, (path, thresholds) in config.routers.items():
             tuned = load_router(path)
-            self.routers[name] = tuned if thresholds is None else tuned.with_thresholds(thresholds)
+            self.routers[name] = tuned if thresholds is None else tuned.with_thresholds(
+                check_thresholds(tuned, thresholds, len(tuned.tier_models())))
         catalog = Catalog.load()
         if config.catalog:
             catalog.update_from_file(config.catalog)
         for tuned in self.routers.values():
-            for m in tuned.models:
-                if m["name"] not in catalog:
-                    catalog.add(Model(**m), check=False)
+            for m in tuned.catalog.models.values():
+                if m.name not in catalog:
+                    catalog.add(m, check=False)
         self.backend = backend or make_backend(config.upstream, catalog)
         if hasattr(self.backend, "check_credentials"):
             self.backend.check_credentials({m for t in self.routers.values() for m in t.tiers.values()})
         for tuned in self.routers.values():
-            if tuned.kind == "llm":
-                tuned.router.backend = self.backend
+            if hasattr(tuned, "backend"):  # rating calls (a cascade's answers go through each request's recorder)
+                tuned.backend = self.backend
         self.mode = self.backend.mode
         self.token = config.auth_token()
         self.log = ServeLog(config.run_log)
@@ -161,7 +163,7 @@ class RoutingService:
                             else None)
 
     # -- routing ------------------------------------------------------------------------
-    def resolve(self, name: str) -> tuple[str, TunedRouter]:
+    def resolve(self, name: str) -> tuple[str, Router]:
         """The router for a model name: '<alias>' or '<alias>:<threshold>[,<threshold>]'."""
         alias, _, custom = name.partition(":")
         tuned = self.routers.get(alias)
@@ -171,7 +173,8 @@ class RoutingService:
                            param="model")
         if custom:
             try:
-                tuned = tuned.with_thresholds([float(x) for x in custom.split(",")])
+                tuned = tuned.with_thresholds(check_thresholds(tuned, [float(x) for x in custom.split(",")],
+                                                               len(tuned.tier_models())))
             except ValueError as e:
                 raise ApiError(400, f"bad thresholds in model {name!r}: {e}", code="invalid_thresholds",
                                param="model") from None
@@ -196,8 +199,8 @@ class RoutingService:
         alias, tuned = self.resolve(chat.model)
         query = self.query(chat)
         start = time.perf_counter()
-        first = next(iter(tuned.tiers))
-        decision = Decision(query.id, first, tuned.tiers[first]) if tuned.kind == "cascade" else tuned.route(query)
+        first, model = next(iter(tuned.tier_models().items()))
+        decision = Decision(query.id, first, model) if tuned.answers_while_routing else tuned.route(query)
         return Served(f"chatcmpl-rl{uuid.uuid4().hex[:24]}", alias, tuned, query, decision,
                       time.perf_counter() - start, started=start)
 
@@ -206,11 +209,11 @@ class RoutingService:
         """Route and answer in full (the routed tier, else the next that answers); logged; ApiError if none does."""
         served = self.route(chat)
         tuned = served.router
-        if tuned.kind == "cascade":
+        if tuned.answers_while_routing:
             self._cascade(chat, tuned, served)
         else:
-            for tier in fallback_order(list(tuned.tiers), served.decision.tier):
-                model = tuned.tiers[tier]
+            for tier in fallback_order(list(tuned.tier_models()), served.decision.tier):
+                model = tuned.tier_models()[tier]
                 c = self.backend.complete(chat.request(model, served.query))
                 if c.ok:
                     served.tier, served.model, served.completion = tier, model, c
@@ -219,11 +222,11 @@ class RoutingService:
         self.finish(served, chat, stream=chat.stream)
         return served
 
-    def _cascade(self, chat: Chat, tuned: TunedRouter, served: Served) -> None:
+    def _cascade(self, chat: Chat, tuned: Router, served: Served) -> None:
         recorder = _Recorder(self.backend, chat)
-        decision, _ = tuned.router.run_live(served.query, recorder, tuned.tiers)
+        decision = tuned.route(served.query, backend=recorder)
         answers = [(c, tier) for (purpose, c, _), tier in zip(
-            [x for x in recorder.calls if x[0] == "answer"], tuned.tiers)]
+            [x for x in recorder.calls if x[0] == "answer"], tuned.tier_models())]
         ok = [(c, tier) for c, tier in answers if c.ok]
         served.errors = [f"{tier}: {c.error}" for c, tier in answers if not c.ok]
         served.router_s = time.perf_counter() - served.started
@@ -233,7 +236,7 @@ class RoutingService:
             served.router_s -= sum(s for _, x, s in recorder.calls if x is c)  # the answer's own time is not routing
             served.decision = Decision(served.query.id, decision.tier, decision.model, router_cost_usd=overhead)
             served.tier, served.model, served.completion = tier, c.model, c
-            served.escalated = tier != next(iter(tuned.tiers))
+            served.escalated = tier != next(iter(tuned.tier_models()))
 
     def failure(self, served: Served) -> ApiError:
         """The error for a request no tier could answer: 503 if every failure was transient, else 502."""
@@ -255,7 +258,7 @@ class RoutingService:
                "text": c.text if c else None,
                "error": (error or "; ".join(served.errors) or "no answer") if failed else None,
                "finish_reason": (c.extra or {}).get("finish_reason") if c else None,
-               "alias": served.alias, "router": served.router.kind, "tier": served.tier,
+               "alias": served.alias, "router": served.router.name, "tier": served.tier,
                "routed_tier": served.decision.tier, "fallback": served.fallback, "score": served.decision.score,
                "router_cost_usd": served.decision.router_cost_usd, "router_latency_s": served.router_s,
                "upstream": self.mode, "simulated": bool(c and c.simulated), "quality": c.quality if c else None,

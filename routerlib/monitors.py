@@ -1,17 +1,23 @@
 """Production failure modes, detected over routed traffic: under-routing, over-routing, router latency,
-cascade cost explosion. Each monitor looks at rolling windows of requests and returns alerts.
+cascade cost explosion. Each monitor looks at rolling windows of requests and returns alerts;
+`scenarios()` induces each failure on recorded data, with its mitigation.
 
 Traffic is a DataFrame with one row per request, in arrival order: `tier`, and where known
 `quality` (0-1), `cost_usd`, `router_latency_s`, `router_cost_usd`, `escalated` (bool).
 """
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
 
 from .metrics import TARGET_MIX
+from .routers.cascade import CascadeRouter, VerifierScorer
+from .routers.classifier import ClassifierRouter
+from .sweep import assign, calibrate_mix, calibrate_quality
+from .tables import train_test
 
 
 @dataclass
@@ -175,3 +181,50 @@ def traffic_of(tt, assignment, router_latency_s=0.0, router_cost_usd=0.0, cascad
         traffic = traffic.iloc[np.random.default_rng(seed).permutation(tt.n)]
     return traffic
 
+
+# --- the failure modes induced on recorded data ---
+
+SLOW_ROUTER_S = (0.25, 0.10)  # SIMULATED LLM-router overhead: 250 ms plus up to 100 ms of jitter
+
+
+def monitors(target_mix=(0.5, 0.5), min_quality=0.67, window=400) -> list:
+    """Monitors tuned for a two-tier dataset routed 50/50 (the band is the target +- 5 points)."""
+    band = {"cheap": (target_mix[0] - 0.05, target_mix[0] + 0.05),
+            "expensive": (target_mix[1] - 0.05, target_mix[1] + 0.05)}
+    return [UnderRoutingMonitor(min_quality=min_quality, window=window), OverRoutingMonitor(band=band, window=window),
+            RouterLatencyMonitor(p95_limit_s=0.2, window=window), CascadeCostMonitor(max_escalation=0.4, window=window)]
+
+
+def classifier_latency(router, texts, n: int = 50) -> np.ndarray:
+    """Measured seconds per single-query decision of a fitted classifier (on this machine)."""
+    out = []
+    for text in list(texts)[:n]:
+        start = time.perf_counter()
+        router.predict_proba([text])
+        out.append(time.perf_counter() - start)
+    return np.array(out)
+
+
+def scenarios(table, seed: int = 0, target_mix=(0.5, 0.5)) -> dict:
+    """name -> traffic table: healthy runs, the four induced failures, and their mitigations."""
+    train, test = train_test(table, 0.5, seed)
+    clf = ClassifierRouter().fit(train)
+    scores = clf.tier_scores(test)
+    light = np.resize(classifier_latency(clf, test.prompts), test.n)  # measured, real
+    slow = SLOW_ROUTER_S[0] + SLOW_ROUTER_S[1] * np.random.default_rng(seed).random(test.n)
+    healthy = assign(scores, calibrate_mix(scores, list(target_mix)))
+    floor = calibrate_quality(test, scores, 0.95)["threshold"]
+    conf = CascadeRouter(VerifierScorer()).fit(train).tier_scores(test)
+    last = len(test.tiers) - 1
+    return {
+        "healthy": traffic_of(test, healthy, light, seed=seed),
+        "under-routing (aggressive threshold: all cheap)": traffic_of(test, np.zeros(test.n, int), light, seed=seed),
+        "mitigated: quality floor (95% of best)": traffic_of(test, assign(scores, floor), light, seed=seed),
+        "over-routing (timid threshold: all expensive)": traffic_of(test, np.full(test.n, last), light, seed=seed),
+        "mitigated: calibrated to the target mix": traffic_of(test, healthy, light, seed=seed),
+        "router latency (slow LLM router, SIMULATED 250-350 ms)": traffic_of(test, healthy, slow, seed=seed),
+        "mitigated: light classifier (measured)": traffic_of(test, healthy, light, seed=seed),
+        "cascade explosion (strict: accept at 0.9)": traffic_of(test, assign(conf, 0.9), light, cascade=True,
+                                                                seed=seed),
+        "mitigated: cascade accepts at 0.6": traffic_of(test, assign(conf, 0.6), light, cascade=True, seed=seed),
+    }

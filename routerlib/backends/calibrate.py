@@ -10,13 +10,12 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from .catalog import DATA_DIR
-from .loaders.arena import load_arena
-from .queries import DIFFICULTIES
-from .routers.rules import detect_task_type
-from .tokens import token_method
+from ..datasets.arena import load_arena
+from ..queries import DIFFICULTIES
+from ..routers.rules import detect_task_type
+from ..tokens import token_method
+from .simulated import CALIBRATION_FILE
 
-CALIBRATION_FILE = DATA_DIR / "simulator_calibration.json"
 ACCEPTABLE_SCORE = 8  # GPT-4 judge score (1-10) from which an answer counts as acceptable
 MIN_CELL = 8  # fewer answers than this in a (tier, task type) cell: use the tier's overall length
 
@@ -77,11 +76,6 @@ def calibrate(data_dir) -> dict:
             "command": "python -m routerlib calibrate --data-dir <data mirror>",
         },
     }
-
-
-def load_calibration(path=None) -> dict:
-    """The committed calibration figures."""
-    return json.loads(Path(path or CALIBRATION_FILE).read_text(encoding="utf-8"))
 
 
 def write_calibration(data_dir, path=None) -> dict:

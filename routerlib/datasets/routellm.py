@@ -7,10 +7,16 @@ import numpy as np
 import pandas as pd
 
 from ..catalog import Catalog
-from ..datasources import fetch, manifest
-from ..outcomes import OutcomeTable, priced
+from ..tables import OutcomeTable, priced
 from ..tokens import token_method
-from .common import as_bool_quality, read_jsonl, read_table, require_columns, token_counts
+from .common import (
+    as_bool_quality,
+    read_jsonl,
+    read_table,
+    require_columns,
+    token_counts,
+)
+from .sources import fetch, manifest
 
 ROOT = "lm-sys/RouteLLM/routellm/evals"
 STRONG, WEAK = "gpt-4-1106-preview", "mistralai/Mixtral-8x7B-Instruct-v0.1"

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pandas as pd
 
-from ..datasources import DataFormatError
 from ..tokens import count_tokens
+from .sources import DataFormatError
 
 
 def read_jsonl(path: Path) -> list[dict]:

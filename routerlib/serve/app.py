@@ -21,9 +21,9 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, StreamingResponse
 from starlette.routing import Route
 
-from .serve_config import ServeConfig
-from .serve_service import ApiError, Chat, RoutingService
-from .serve_stream import StreamRelay, text_events
+from .config import ServeConfig
+from .service import ApiError, Chat, RoutingService
+from .stream import StreamRelay, text_events
 
 log = logging.getLogger("routerlib.serve")
 ROLES = ("system", "developer", "user", "assistant", "tool", "function")
@@ -167,7 +167,7 @@ def create_app(config, backend=None) -> Starlette:
     async def chat(request: Request):
         chat = parse_chat(await read_body(request, config.max_body_bytes))
         tuned = service.resolve(chat.model)[1]  # an unknown alias fails before any work
-        if chat.stream and service.mode == "live" and tuned.kind != "cascade":  # pass the upstream stream through
+        if chat.stream and service.mode == "live" and not tuned.answers_while_routing:  # pass the upstream stream through
             relay = await run_in_threadpool(StreamRelay, service, chat)
             return StreamingResponse(iter(relay), media_type="text/event-stream",
                                      headers=relay.served.headers(service.mode))
@@ -182,7 +182,7 @@ def create_app(config, backend=None) -> Starlette:
     async def models(request: Request):
         return JSONResponse({"object": "list", "data": [
             {"id": name, "object": "model", "created": 0, "owned_by": "routerlib",
-             "routerlib": {"router": t.kind, "tiers": t.tiers, "thresholds": t.thresholds}}
+             "routerlib": {"router": t.name, "tiers": t.tier_models(), "thresholds": t.thresholds}}
             for name, t in service.routers.items()]})
 
     async def metrics(request: Request):

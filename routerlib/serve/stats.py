@@ -9,9 +9,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from .metrics import finite_or_none
-from .monitor import check_all
-from .runlog import FIELDS, JsonlFile
+from ..backends.runlog import FIELDS, JsonlFile
+from ..metrics import finite_or_none
+from ..monitors import check_all
 
 SERVE_FIELDS = FIELDS + ("alias", "router", "tier", "routed_tier", "fallback", "score", "router_cost_usd",
                          "router_latency_s", "upstream", "simulated", "quality", "escalated", "stream", "status",

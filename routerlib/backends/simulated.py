@@ -3,16 +3,22 @@ from __future__ import annotations
 
 import hashlib
 import json
+from pathlib import Path
 
 import numpy as np
 
-from .backends import Backend, Completion, Request
-from .calibration import load_calibration
-from .catalog import Catalog
-from .queries import DIFFICULTIES
-from .tokens import count_message_tokens, count_tokens, token_method
+from ..catalog import DATA_DIR, Catalog
+from ..queries import DIFFICULTIES
+from ..tokens import count_message_tokens, count_tokens, token_method
+from .base import Backend, Completion, Request
 
 DEFAULT_ROUTER_ACCURACY = 0.8
+CALIBRATION_FILE = DATA_DIR / "simulator_calibration.json"  # written by `python -m routerlib calibrate`
+
+
+def load_calibration(path=None) -> dict:
+    """The committed calibration figures."""
+    return json.loads(Path(path or CALIBRATION_FILE).read_text(encoding="utf-8"))
 
 
 class SimulatedBackend(Backend):

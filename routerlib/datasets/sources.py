@@ -13,7 +13,7 @@ from pathlib import Path
 
 from tqdm.auto import tqdm
 
-from .catalog import DATA_DIR
+from ..catalog import DATA_DIR
 
 PINNED_COMMITS = {
     "lm-sys/RouteLLM": "0b64fdafe049e596a3f5657c219329f24af24198",

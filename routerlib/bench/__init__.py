@@ -13,7 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
-from . import datasets
+from .. import datasets
 
 # key: (target, "max" or "min"); the mission quotes ~5 ms for a classifier router
 TARGETS = {"classifier_route_p50_ms": (0.5, "max"), "rules_route_p50_ms": (0.05, "max"),
@@ -63,11 +63,12 @@ def _p(ms: np.ndarray, q: float) -> float:
 
 def routing(data_dir=None, repeats: int = 20) -> dict:
     """Per-query route() latency on real chat prompts; batch scoring throughput."""
-    from .evaluate import assign, train_test
-    from .routers.cascade import HeuristicScorer, VerifierScorer
-    from .routers.classifier import ClassifierRouter
-    from .routers.llm_router import parse_rating
-    from .routers.rules import RuleRouter
+    from ..routers.cascade import HeuristicScorer, VerifierScorer
+    from ..routers.classifier import ClassifierRouter
+    from ..routers.llm import parse_rating
+    from ..routers.rules import RuleRouter
+    from ..sweep import assign
+    from ..tables import train_test
 
     train, test = train_test(datasets.load(ROUTE_DATASET, data_dir))
     queries = _queries(test.prompts)
@@ -101,14 +102,15 @@ def routing(data_dir=None, repeats: int = 20) -> dict:
 
 
 def _queries(prompts):
-    from .queries import Query
+    from ..queries import Query
     return [Query(str(i), str(text)) for i, text in zip(prompts.index, prompts)]
 
 
 def sweep_speed(data_dir=None) -> dict:
     """200 thresholds over every MMLU query (random-router scores): seconds, and thresholds x queries per second."""
-    from .evaluate import TierTable, sweep
-    from .routers.baselines import RandomRouter
+    from ..routers.baselines import RandomRouter
+    from ..sweep import sweep
+    from ..tables import TierTable
 
     tt = TierTable.from_table(datasets.load(SWEEP_DATASET, data_dir))
     scores = RandomRouter(0).tier_scores(tt)
@@ -126,7 +128,7 @@ def sweep_speed(data_dir=None) -> dict:
 
 def dashboard_update(data_dir=None, updates: int = 40) -> dict:
     """A threshold change on the MMLU dashboard: re-evaluate and redraw, median and p95 over many moves."""
-    from .widgets import ThresholdDashboard
+    from ..dashboards import ThresholdDashboard
 
     dash = ThresholdDashboard(SWEEP_DATASET, router="random", data_dir=data_dir, test_share=1.0)
     ms = per_call_ms(lambda v: setattr(dash.control, "value", float(v)), np.linspace(0.05, 0.95, updates), 1)
@@ -184,7 +186,7 @@ def notebooks(data_dir=None) -> dict:
 
 
 def server(quick: bool) -> dict:
-    """The router server's throughput and added latency with an instant upstream (routerlib.serve_load)."""
+    """The router server's throughput and added latency with an instant upstream (routerlib.bench.serve_load)."""
     from .serve_load import serve_load
     r = serve_load(requests=600 if quick else 3000, concurrency=8)
     out = {k: None if r[k] is None else round(r[k], 2)

@@ -13,10 +13,10 @@ from concurrent.futures import ThreadPoolExecutor, as_completed
 import openai
 from tqdm.auto import tqdm
 
-from .backends import Backend, Completion, MissingCredentialsError, Request
-from .catalog import Catalog
+from ..catalog import Catalog
+from ..tokens import count_message_tokens, count_tokens, token_method
+from .base import Backend, Completion, MissingCredentialsError, Request
 from .runlog import RunLog
-from .tokens import count_message_tokens, count_tokens, token_method
 
 RETRYABLE = (openai.RateLimitError, openai.InternalServerError, openai.APITimeoutError,
              openai.APIConnectionError, openai.APIResponseValidationError, json.JSONDecodeError)

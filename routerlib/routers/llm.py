@@ -8,7 +8,9 @@ import numpy as np
 
 from ..backends import Request
 from ..catalog import Catalog
-from .base import Decision, Router, place_tier, step_scores
+from ..queries import Query
+from ..tables import difficulty_labels
+from .base import DecidingCost, Decision, Router, place_tier, step_scores
 
 ROUTER_PROMPT = (
     "You route user requests to language models of different strength and price. Rate how hard the "
@@ -48,11 +50,12 @@ class LLMRouter(Router):
     """
 
     name = "llm"
+    uses_thresholds = False
 
-    def __init__(self, backend, router_model=None, labels=None, fallback_tier="expensive",
-                 catalog=None, prompt=ROUTER_PROMPT, cache=True, cache_size=100_000):
+    def __init__(self, backend=None, router_model=None, labels=None, fallback_tier="expensive",
+                 catalog=None, prompt=ROUTER_PROMPT, cache=True, cache_size=100_000, thresholds=None):
+        super().__init__(thresholds, catalog or getattr(backend, "catalog", None) or Catalog.load())
         self.backend = backend
-        self.catalog = catalog or getattr(backend, "catalog", None) or Catalog.load()
         self.router_model = router_model or self.catalog.tier_model(next(iter(self.catalog.tiers))).name
         self.labels = {label: place_tier(t, self.catalog) for label, t in (labels or DEFAULT_LABELS).items()}
         self.fallback_tier = place_tier(fallback_tier, self.catalog)
@@ -80,11 +83,21 @@ class LLMRouter(Router):
                         router_cost_usd=completion.cost_usd, router_latency_s=completion.latency_s,
                         router_error=error)
 
-    def route(self, query) -> Decision:
+    @property
+    def simulated(self) -> bool:
+        """True when the ratings come from the simulator (directly, or as a replay's rater)."""
+        rater = getattr(self.backend, "router_backend", None) or self.backend
+        return getattr(rater, "mode", None) == "simulated"
+
+    def route(self, query, thresholds=None) -> Decision:
+        """One rating call (or a cached decision); thresholds change nothing."""
         return self.route_many([query])[0]
 
     def route_many(self, queries, progress: bool = False) -> list[Decision]:
         """Rate each distinct query once; repeats (same normalised text) reuse the cached decision."""
+        if self.backend is None:
+            raise ValueError("the LLM router needs a backend for its rating calls: LLMRouter(backend) or, for a "
+                             "saved router, load_router(path, backend=...)")
         queries = list(queries)
         keys = [normalise(q.text) if self.cache else f"{i}\0{q.text}" for i, q in enumerate(queries)]
         first = {}  # key -> position of the query that is rated (the others reuse its decision)
@@ -116,22 +129,29 @@ class LLMRouter(Router):
         return {"hits": self.cache_hits, "misses": self.cache_misses, "size": len(self._decisions),
                 "hit_rate": self.cache_hits / total if total else 0.0}
 
-    def scores_and_cost(self, tt, difficulty: dict | None = None):
-        """Rate a TierTable's queries; scores are the rated tier's step, cost is each rating call's.
+    def _rate(self, tt, difficulty: dict | None = None):
+        """Rate a table's queries once: (tier index per query, rating cost per query), kept for that table."""
+        key = (tt.name, tuple(tt.prompts.index), tuple(tt.tiers))
+        if getattr(self, "_rated", (None,))[0] != key:
+            difficulty = difficulty or difficulty_labels(tt)
+            queries = [Query(str(q), text, difficulty=difficulty.get(q)) for q, text in tt.prompts.items()]
+            decisions = self.route_many(queries)
+            index = {t: i for i, t in enumerate(tt.tiers)}
+            tiers = np.array([index[place_tier(d.tier, tt.catalog)] for d in decisions])
+            self._rated = (key, tiers, np.array([d.router_cost_usd for d in decisions]))
+        return self._rated[1], self._rated[2]
 
-        `difficulty` (query id -> easy/medium/hard) is what a simulated rater is right about; by
-        default it is derived from the outcomes (the cheapest good-enough tier).
-        """
-        from ..queries import Query
-        from .baselines import oracle_tiers
-        if difficulty is None:
-            names = difficulty_names(len(tt.tiers))
-            difficulty = dict(zip(tt.prompts.index, np.array(names)[oracle_tiers(tt)]))
-        queries = [Query(str(qid), text, difficulty=difficulty.get(qid)) for qid, text in tt.prompts.items()]
-        decisions = self.route_many(queries)
-        index = {t: i for i, t in enumerate(tt.tiers)}
-        tiers = np.array([index[place_tier(d.tier, tt.catalog)] for d in decisions])
-        return step_scores(tiers, len(tt.tiers)), np.array([d.router_cost_usd for d in decisions])
+    def tier_scores(self, tt) -> np.ndarray:
+        """The rated tier's step per query. A simulated rater is right about the outcome-derived difficulty."""
+        return step_scores(self._rate(tt)[0], len(tt.tiers))
+
+    def deciding_cost(self, tt) -> DecidingCost:
+        """Each query's rating call."""
+        return DecidingCost(per_query=self._rate(tt)[1])
+
+    def settings(self) -> dict:
+        return {"router_model": self.router_model, "labels": self.labels, "fallback_tier": self.fallback_tier,
+                "prompt": self.prompt, "cache": self.cache}
 
     def __repr__(self):
         return (f"LLMRouter(router_model={self.router_model!r}, labels={self.labels}, "
@@ -141,8 +161,3 @@ class LLMRouter(Router):
 def normalise(text: str) -> str:
     """Cache key of a query: lower case, single spaces."""
     return " ".join(text.lower().split())
-
-
-def difficulty_names(n_tiers: int) -> list:
-    """Difficulty label of each tier position: easy, medium, hard (two tiers: easy, hard)."""
-    return {1: ["easy"], 2: ["easy", "hard"]}.get(n_tiers, ["easy"] + ["medium"] * (n_tiers - 2) + ["hard"])

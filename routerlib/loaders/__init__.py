@@ -1,1 +1,0 @@
-"""Loaders: recorded datasets and user files -> OutcomeTable."""

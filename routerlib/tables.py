@@ -1,0 +1,218 @@
+"""The outcome table (query x model results), the tier table (query x tier), quality, splits and tier choice.
+
+Everything downstream reads these: a loader fills an OutcomeTable; evaluation picks one model per
+tier and works on the TierTable's n x K arrays.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+
+from .catalog import Catalog
+
+GOOD_ENOUGH = 7 / 9  # normalised quality counted as a good answer: correct, or a judge score of 8+ of 10
+
+OUTCOME_COLUMNS = ["query_id", "model", "quality", "quality_raw", "prompt_tokens", "completion_tokens",
+                   "cost_usd", "response"]
+
+QUERY_COLUMNS = ["prompt", "category"]  # required; loaders may add more (e.g. split)
+
+
+class OutcomeError(ValueError):
+    """An outcome table is inconsistent."""
+
+@dataclass
+class OutcomeTable:
+    """Long table of outcomes (one row per query and model) plus the queries and how figures were made.
+
+    quality is normalised to 0-1 (NaN where missing); quality_raw keeps the original scale.
+    """
+
+    name: str
+    queries: pd.DataFrame  # index query_id; columns prompt, category (and any extra)
+    outcomes: pd.DataFrame  # OUTCOME_COLUMNS
+    quality_scale: str
+    token_method: str
+    cost_method: str
+    simulated: bool = False
+    source: str = ""
+    notes: dict = field(default_factory=dict)
+
+    def __post_init__(self):
+        missing = [c for c in OUTCOME_COLUMNS if c not in self.outcomes.columns]
+        if missing:
+            raise OutcomeError(f"{self.name}: outcome rows lack column(s) {missing}")
+        missing = [c for c in QUERY_COLUMNS if c not in self.queries.columns]
+        if missing:
+            raise OutcomeError(f"{self.name}: queries lack column(s) {missing}")
+        self.outcomes = self.outcomes[OUTCOME_COLUMNS].reset_index(drop=True)
+        self.queries.index = self.queries.index.astype(str)
+        self.queries.index.name = "query_id"
+        self.outcomes["query_id"] = self.outcomes["query_id"].astype(str)
+        if self.queries.index.duplicated().any():
+            dup = self.queries.index[self.queries.index.duplicated()][:3].tolist()
+            raise OutcomeError(f"{self.name}: duplicate query ids {dup}")
+        if self.outcomes.duplicated(["query_id", "model"]).any():
+            dup = self.outcomes.loc[self.outcomes.duplicated(["query_id", "model"]), ["query_id", "model"]]
+            raise OutcomeError(f"{self.name}: more than one outcome for {dup.head(3).values.tolist()}")
+        unknown = set(self.outcomes["query_id"]) - set(self.queries.index)
+        if unknown:
+            raise OutcomeError(f"{self.name}: outcomes for unknown query ids {sorted(unknown)[:3]}")
+        q = self.outcomes["quality"].astype(float)
+        if ((q < 0) | (q > 1)).any():
+            raise OutcomeError(f"{self.name}: normalised quality must lie in 0-1")
+        for col in ("prompt_tokens", "completion_tokens", "cost_usd"):
+            if (self.outcomes[col].astype(float) < 0).any():
+                raise OutcomeError(f"{self.name}: negative {col}")
+
+    @property
+    def models(self) -> list[str]:
+        """Models in order of first appearance."""
+        return list(dict.fromkeys(self.outcomes["model"]))
+
+    @property
+    def n_queries(self) -> int:
+        return len(self.queries)
+
+    def wide(self, column: str = "quality") -> pd.DataFrame:
+        """One column per model, one row per query (in query order); NaN where not recorded."""
+        table = self.outcomes.pivot(index="query_id", columns="model", values=column)
+        return table.reindex(index=self.queries.index, columns=self.models)
+
+    def describe(self, catalog: Catalog | None = None) -> pd.DataFrame:
+        """Per model: tier, mean quality, total cost, and how many queries lack a quality."""
+        quality, cost = self.wide("quality"), self.wide("cost_usd")
+        catalog = catalog or Catalog.load()
+        return pd.DataFrame({
+            "tier": [catalog.get(m).tier if m in catalog else None for m in self.models],
+            "quality_mean": quality.mean(),
+            "cost_usd_total": cost.sum(),
+            "n_missing": quality.isna().sum(),
+        }, index=pd.Index(self.models, name="model"))
+
+    def subset(self, query_ids) -> "OutcomeTable":
+        """The same table restricted to some queries (e.g. a train or test split)."""
+        ids = pd.Index(query_ids).astype(str)
+        return OutcomeTable(self.name, self.queries.loc[ids].copy(), self.outcomes[self.outcomes["query_id"].isin(ids)],
+                            self.quality_scale, self.token_method, self.cost_method, self.simulated, self.source,
+                            dict(self.notes))
+
+    def __repr__(self):
+        tag = ", SIMULATED" if self.simulated else ""
+        return (f"OutcomeTable({self.name!r}, {self.n_queries} queries x {len(self.models)} models, "
+                f"quality: {self.quality_scale}{tag})")
+
+
+def priced(outcomes: pd.DataFrame, catalog: Catalog) -> pd.Series:
+    """cost_usd from tokens x catalog price, per row (vectorised)."""
+    models = outcomes["model"].unique()
+    price_in = outcomes["model"].map({m: catalog.get(m).input_per_mtok for m in models})
+    price_out = outcomes["model"].map({m: catalog.get(m).output_per_mtok for m in models})
+    return (outcomes["prompt_tokens"] * price_in + outcomes["completion_tokens"] * price_out) / 1e6
+
+
+@dataclass
+class TierTable:
+    """Quality and cost of each tier's model on each query (n x K), with the prompts and answers."""
+
+    name: str
+    tiers: list
+    models: list
+    quality: np.ndarray
+    cost: np.ndarray
+    prompts: pd.Series
+    responses: np.ndarray
+    prompt_tokens: np.ndarray
+    simulated: bool = False
+    catalog: Catalog | None = None
+
+    @classmethod
+    def from_table(cls, table: OutcomeTable, catalog: Catalog | None = None) -> "TierTable":
+        """Use each tier's default model (by default: its best model on this table)."""
+        catalog = catalog or dataset_catalog(table)
+        tiers = list(catalog.tiers)
+        models = [catalog.tiers[t] for t in tiers]
+        cost = table.wide("cost_usd")[models].to_numpy(float)
+        if np.isnan(cost).any():
+            raise ValueError(f"{table.name}: some queries have no cost for {models}; drop them or price them")
+        return cls(table.name, tiers, models, table.wide("quality")[models].to_numpy(float), cost,
+                   table.queries["prompt"], table.wide("response")[models].to_numpy(object),
+                   table.wide("prompt_tokens")[models[0]].to_numpy(float), table.simulated, catalog)
+
+    @property
+    def n(self) -> int:
+        return len(self.prompts)
+
+    def take(self, index) -> "TierTable":
+        """Rows `index` (positions or a boolean mask): a split of the same table."""
+        idx = np.arange(self.n)[index]
+        return TierTable(self.name, self.tiers, self.models, self.quality[idx], self.cost[idx],
+                         self.prompts.iloc[idx], self.responses[idx], self.prompt_tokens[idx], self.simulated,
+                         self.catalog)
+
+    def take_ids(self, query_ids) -> "TierTable":
+        """Rows of these query ids (as split() returns them)."""
+        return self.take(self.prompts.index.get_indexer(pd.Index(query_ids)))
+
+    def good(self, good_enough: float = GOOD_ENOUGH) -> np.ndarray:
+        """n x K booleans: is this tier's answer good enough (missing quality counts as not)?"""
+        return np.nan_to_num(self.quality, nan=-1.0) >= good_enough
+
+    def __repr__(self):
+        return f"TierTable({self.name!r}, {self.n} queries, tiers={dict(zip(self.tiers, self.models))})"
+
+
+def split(table: OutcomeTable, test_share: float = 0.5, seed: int = 0):
+    """Train and test query ids: the dataset's own split where it has one, else a seeded random one."""
+    if not 0 < test_share <= 1:
+        raise ValueError(f"test_share must be above 0 and at most 1, got {test_share}")
+    q = table.queries
+    if "split" in q and set(q["split"]) >= {"train", "test"}:
+        return q.index[q["split"] == "train"], q.index[q["split"] == "test"]
+    order = np.random.default_rng(seed).permutation(len(q))
+    cut = int(round(len(q) * (1 - test_share)))
+    return q.index[np.sort(order[:cut])], q.index[np.sort(order[cut:])]
+
+
+def train_test(table: OutcomeTable, test_share: float = 0.5, seed: int = 0):
+    """(train, test) TierTables; each tier's model is its best on the train queries only (no peeking)."""
+    train_ids, test_ids = split(table, test_share, seed)
+    catalog = dataset_catalog(table.subset(train_ids)) if len(train_ids) else dataset_catalog(table)
+    tt = TierTable.from_table(table, catalog)
+    return tt.take_ids(train_ids), tt.take_ids(test_ids)
+
+
+def dataset_catalog(table: OutcomeTable, catalog: Catalog | None = None) -> Catalog:
+    """A catalog of the table's models; each tier's default is its best model on this table."""
+    catalog = catalog or Catalog.load()
+    models = [catalog.get(m) for m in table.models]
+    quality = table.wide("quality").mean()
+    order = [t for t in catalog.tiers if any(m.tier == t for m in models)]
+    tiers = {t: max((m for m in models if m.tier == t), key=lambda m: quality.get(m.name, 0)).name for t in order}
+    return Catalog(models, tiers)
+
+
+def cheapest_good_tier(tt: TierTable, good_enough: float = GOOD_ENOUGH) -> np.ndarray:
+    """Per query, the index of the cheapest tier whose answer is good enough; K (one past the last) if none is."""
+    good = tt.good(good_enough)
+    return np.where(good.any(axis=1), good.argmax(axis=1), len(tt.tiers))
+
+
+def label_tiers(tt: TierTable, good_enough: float = GOOD_ENOUGH) -> np.ndarray:
+    """The label-derived policy: the cheapest good-enough tier, else the best-quality one (cheapest among equals)."""
+    first = cheapest_good_tier(tt, good_enough)
+    best = np.nan_to_num(tt.quality, nan=-1.0).argmax(axis=1)
+    return np.where(first < len(tt.tiers), first, best)
+
+
+def difficulty_names(n_tiers: int) -> list:
+    """Difficulty label of each tier position: easy, medium, hard (two tiers: easy, hard)."""
+    return {1: ["easy"], 2: ["easy", "hard"]}.get(n_tiers, ["easy"] + ["medium"] * (n_tiers - 2) + ["hard"])
+
+
+def difficulty_labels(tt: TierTable, good_enough: float = GOOD_ENOUGH) -> dict:
+    """Per query id: easy/medium/hard by the cheapest good-enough tier (hard when none is)."""
+    first = np.minimum(cheapest_good_tier(tt, good_enough), len(tt.tiers) - 1)
+    return dict(zip(tt.prompts.index, np.array(difficulty_names(len(tt.tiers)))[first]))
