@@ -168,7 +168,7 @@ def _groups(table, tt, by):
     if by == "difficulty":
         from .tables import difficulty_labels
 
-        labels = difficulty_labels(table, tt.catalog)
+        labels = difficulty_labels(tt)
         return np.array([labels[q] for q in tt.prompts.index])
     raise ValueError(f"{table.name}: no query column {by!r}; have {list(table.queries.columns)} or 'difficulty'")
 

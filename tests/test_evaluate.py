@@ -12,6 +12,7 @@ from routerlib.metrics import (
     non_decreasing_convex_hull,
     pair_curve,
 )
+from routerlib.routers.base import DecidingCost
 from routerlib.sweep import (
     assign,
     assign_many,
@@ -66,7 +67,7 @@ def test_cascade_pays_every_tier_it_tries_plus_checks():
     conf = np.column_stack([np.random.default_rng(3).random((50, 2)), np.ones(50)])
     checks = np.full((50, 3), 0.0002)
     checks[:, -1] = 0
-    row = sweep(tt, conf, [0.5], check_cost=checks, cascade=True).iloc[0]
+    row = sweep(tt, conf, [0.5], cost=DecidingCost(checks=checks, pays_lower_tiers=True)).iloc[0]
     a = assign(conf, 0.5)
     expected = sum(tt.cost[i, : a[i] + 1].sum() + checks[i, : a[i] + 1].sum() for i in range(50))
     assert row["cost_usd"] == pytest.approx(expected)
@@ -78,7 +79,7 @@ def test_router_cost_is_added():
     tt = synthetic(20)
     scores = np.column_stack([np.ones((20, 2)), np.ones(20)])
     plain = sweep(tt, scores, [0.5]).iloc[0]
-    paid = sweep(tt, scores, [0.5], router_cost=np.full(20, 0.001)).iloc[0]
+    paid = sweep(tt, scores, [0.5], cost=DecidingCost(per_query=np.full(20, 0.001))).iloc[0]
     assert paid["cost_usd"] - plain["cost_usd"] == pytest.approx(0.02)
 
 

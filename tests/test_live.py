@@ -168,22 +168,27 @@ def test_live_cascade_escalates_on_low_logprob_confidence(fake_server):
     )
     fake_server.logprob = {"gpt-4o-mini": -2.0, "gpt-4o": -0.01}  # exp(-2) = 0.14: unsure; exp(-0.01) = 0.99
     backend = backend_for(fake_server)
-    tiers = Catalog.load().tiers
-    d, calls = CascadeRouter(LogprobScorer(), threshold=0.5).run_live(Q, backend, tiers)
+    d = CascadeRouter(LogprobScorer(), 0.5).route(Q, backend=backend)  # tiers: the catalog's defaults
+    calls = d.calls
     assert (d.tier, d.model) == ("mid", "gpt-4o") and [c.model for c in calls] == ["gpt-4o-mini", "gpt-4o"]
     assert d.router_cost_usd == pytest.approx(calls[0].cost_usd) and calls[0].extra["logprobs"][0] == -2.0
     assert all(r["body"].get("logprobs") for r in fake_server.requests)
-    d, calls = CascadeRouter(HeuristicScorer()).run_live(Q, backend, tiers)
-    assert d.tier == "cheap" and len(calls) == 1  # a plain answer passes the heuristics
+    d = CascadeRouter(HeuristicScorer(), backend=backend).route(Q)
+    assert d.tier == "cheap" and len(d.calls) == 1 and d.router_cost_usd == 0  # a plain answer passes the heuristics
     fake_server.behaviours["judge"] = "ok"  # replies "Answer from judge: ..." -> neither YES nor NO
     cat = Catalog.load()
     from routerlib.catalog import Model
     cat.add(Model("judge", "cheap", 0.15, 0.6))
     judged = OpenAIBackend(cat, api_key=SECRET, base_url=fake_server.base_url)
-    d, calls = CascadeRouter(JudgeScorer("judge")).run_live(Q, judged, tiers)
+    d = CascadeRouter(JudgeScorer("judge"), catalog=Catalog.load()).route(Q, backend=judged)
+    calls = d.calls
     assert d.tier == "expensive" and [c.model for c in calls] == ["gpt-4o-mini", "judge", "gpt-4o", "judge",
                                                                   "gpt-4-turbo"]
     assert d.router_cost_usd == pytest.approx(sum(c.cost_usd for c in calls[:-1]))
+    fake_server.behaviours["gpt-4o-mini"] = "500"  # a failed answer escalates without paying the judge to read it
+    judged = OpenAIBackend(cat, api_key=SECRET, base_url=fake_server.base_url, max_retries=0)
+    d = CascadeRouter(JudgeScorer("judge")).route(Q, backend=judged)
+    assert [c.model for c in d.calls] == ["gpt-4o-mini", "gpt-4o", "judge", "gpt-4-turbo"] and not d.calls[0].ok
 
 
 def test_fifty_query_live_exercise_survives_a_server_failing_30_percent(tmp_path):

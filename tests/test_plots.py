@@ -9,6 +9,7 @@ from routerlib import plots
 from routerlib.catalog import Catalog
 from routerlib.evaluate import Evaluation
 from routerlib.metrics import non_decreasing_convex_hull
+from routerlib.routers.base import DecidingCost
 from routerlib.sweep import assign, single_models, sweep
 from routerlib.tables import OutcomeTable, TierTable
 
@@ -47,7 +48,7 @@ def scores(tt, seed=1):
 
 
 def evaluation(tt, router, seed=1, simulated=False, cascade=False) -> Evaluation:
-    curve = sweep(tt, scores(tt, seed), np.linspace(0, 1.01, 21), cascade=cascade)
+    curve = sweep(tt, scores(tt, seed), np.linspace(0, 1.01, 21), cost=DecidingCost(pays_lower_tiers=cascade))
     return Evaluation("synthetic", router, curve, {}, single_models(tt), TIERS, MODELS, 0, tt.n, simulated)
 
 
@@ -153,7 +154,7 @@ def test_breakdown_by_difficulty_and_subsets():
 
 def test_cascade_plot_and_non_cascade_curves():
     tt = tier_table()
-    curve = sweep(tt, scores(tt), np.linspace(0, 1.01, 21), cascade=True)
+    curve = sweep(tt, scores(tt), np.linspace(0, 1.01, 21), cost=DecidingCost(pays_lower_tiers=True))
     fig = plots.plot_cascade(curve, simulated=True, all_expensive_per_1k=75.0)
     left, right = fig.axes
     np.testing.assert_allclose(left.get_lines()[0].get_ydata(), 100 * curve["escalation_rate"])

@@ -15,7 +15,7 @@ from routerlib.datasets.sources import DataFormatError
 from routerlib.datasets.user import load_run_log, load_user_file
 from routerlib.fifty_queries import run_exercise
 from routerlib.queries import Query
-from routerlib.tables import dataset_catalog, difficulty_labels
+from routerlib.tables import TierTable, dataset_catalog, difficulty_labels
 
 LONG = pd.DataFrame({
     "query_id": ["a", "a", "a", "b", "b", "b"], "prompt": ["hi"] * 3 + ["prove it"] * 3,
@@ -101,7 +101,7 @@ def test_difficulty_labels_follow_the_cheapest_good_enough_tier(tmp_path):
     t = load_user_file(path)
     cat = dataset_catalog(t)
     assert cat.tiers == {"cheap": "gpt-4o-mini", "mid": "gpt-4o", "expensive": "gpt-4-turbo"}
-    assert difficulty_labels(t, cat) == {"a": "easy", "b": "hard"}
+    assert difficulty_labels(TierTable.from_table(t, cat)) == {"a": "easy", "b": "hard"}
 
 
 def test_exercise_on_replayed_outcomes_is_self_consistent(tmp_path):

@@ -109,7 +109,7 @@ def test_classifier_follows_scikit_learn_conventions():
     from test_evaluate import synthetic
     tt = synthetic(200)
     tt.prompts[:] = [("prove " if q[-1] == 0 else "list ") + f"item {i}" for i, q in enumerate(tt.quality)]
-    assert router.fit(tt) is router and len(router.models_) == 2 and hasattr(router, "vectorizer_")
+    assert router.fit(tt) is router and len(router.models_) == 2 and hasattr(router, "features_")
     p = router.predict_proba(["prove item 5", "list item 5"])
     assert p.shape == (2, 3) and (p[:, -1] == 1).all() and p[0, 0] < p[1, 0]
     assert "fitted on 3 tiers" in repr(router)
@@ -143,7 +143,7 @@ def test_verifier_and_judge_scorers():
     judge = JudgeScorer(accuracy=1.0)
     assert (judge.simulated_verdicts(tt.quality) == good).all()
     cascade = CascadeRouter(judge)
-    cost = cascade.check_cost(tt)
+    cost = cascade.deciding_cost(tt).checks
     assert (cost[:, :-1] > 0).all() and (cost[:, -1] == 0).all()
     assert np.array_equal(cascade.tier_scores(tt)[:, :-1], good[:, :-1].astype(float))
 
@@ -201,7 +201,7 @@ def test_classifier_single_query_path_equals_batch_scores(use_stats):
     assert np.allclose(one, batch, rtol=0, atol=1e-12)
     routed = [router.route(Query(str(i), t)) for i, t in enumerate(texts) if t]
     expected = [int(np.argmax(np.r_[row[:-1] >= 0.5, True])) for row, t in zip(batch, texts) if t]
-    assert [d.tier for d in routed] == [router.tiers_[k] for k in expected]
+    assert [d.tier for d in routed] == [list(router.tier_models_)[k] for k in expected]
 
 
 def test_classifier_single_query_path_equals_batch_on_real_prompts(tables):

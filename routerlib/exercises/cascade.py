@@ -3,14 +3,14 @@ from __future__ import annotations
 
 from ..metrics import cost_at_quality
 from ..routers.cascade import JudgeScorer
-from ..sweep import single_models, sweep
+from ..sweep import single_models, sweep_router
 from ..tables import TierTable
 from . import not_yet, right
 
 
 def cost_at_share_of_best(cascade, tt: TierTable, share: float = 0.95) -> float | None:
     """$ per 1k requests at which a fitted cascade's curve keeps `share` of the best single model's quality."""
-    curve = sweep(tt, cascade.tier_scores(tt), check_cost=cascade.check_cost(tt), cascade=True)
+    curve = sweep_router(cascade, tt)
     return cost_at_quality(curve["cost_per_1k"], curve["quality"], share * single_models(tt)["quality"].max())
 
 

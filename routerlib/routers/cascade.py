@@ -206,6 +206,8 @@ class CascadeRouter(Router):
             calls.append(accepted)
             if k == len(tiers) - 1:
                 break
+            if not accepted.ok:  # a failed call has no answer to score (nor to pay a judge for): escalate
+                continue
             if isinstance(self.scorer, JudgeScorer):
                 verdict, judged = self.scorer.judge_live(backend, query, accepted.text or "", next(iter(tiers.values())))
                 if accepted.simulated and accepted.quality is not None:  # a simulated answer: a simulated verdict
@@ -216,7 +218,7 @@ class CascadeRouter(Router):
                 conf = self.scorer.score_completion(accepted)
             else:
                 conf = float(self.scorer.score([query.text], [accepted.text])[0])
-            if accepted.ok and conf >= t[k]:
+            if conf >= t[k]:
                 break
         overhead = [c for c in calls if c is not accepted]
         return Decision(query.id, tier, accepted.model, router_prompt_tokens=sum(c.prompt_tokens for c in overhead),

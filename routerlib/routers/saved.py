@@ -70,6 +70,14 @@ def save_router(router, path, thresholds=None, tiers=None, catalog=None, name=No
     catalog's tier defaults. `catalog` prices the models (default: the router's own, else the
     project catalog).
     """
+    known = names(live_only=True)
+    kind = getattr(router, "name", None)
+    if not isinstance(router, Router) or not isinstance(kind, str) or not (kind in known or kind.startswith("always-")):
+        raise RouterFileError(f"cannot save {type(router).__name__} (router name {kind!r}); save_router takes a router "
+                              f"of the registry: {', '.join(known)} or always-<tier>")
+    if kind == "oracle":
+        raise RouterFileError(f"cannot save {type(router).__name__}: the oracle knows only the outcomes it was shown "
+                              "(test labels); it is a reference to compare with, not a router to deploy")
     catalog = catalog or getattr(router, "catalog", None) or Catalog.load()
     tiers = dict(tiers or router.tier_models())
     if len(tiers) < 2:
@@ -144,7 +152,10 @@ def load_router(path, backend=None) -> Router:
     tiers = dict(doc["tiers"])
     try:
         catalog = Catalog([Model(**m) for m in doc["models"]], tiers)
-        router = make(doc["router"], catalog, **doc["settings"])
+        settings = dict(doc["settings"])
+        if str(doc["router"]).startswith("always-"):
+            settings.pop("tier", None)  # the name says the tier
+        router = make(doc["router"], catalog, **settings)
         thresholds = check_thresholds(router, doc.get("thresholds"), len(tiers))
     except (TypeError, ValueError) as e:
         raise RouterFileError(f"{path}: bad tiers, models, settings or thresholds ({e}); save the router again") from None

@@ -150,7 +150,9 @@ class RoutingService:
                     catalog.add(m, check=False)
         self.backend = backend or make_backend(config.upstream, catalog)
         if hasattr(self.backend, "check_credentials"):
-            self.backend.check_credentials({m for t in self.routers.values() for m in t.tiers.values()})
+            # every model a router calls: its tiers, and a rating or judge model (the file's catalog holds them all)
+            self.backend.check_credentials({m for t in self.routers.values()
+                                            for m in [*t.tier_models().values(), *t.catalog.models]})
         for tuned in self.routers.values():
             if hasattr(tuned, "backend"):  # rating calls (a cascade's answers go through each request's recorder)
                 tuned.backend = self.backend
