@@ -57,9 +57,10 @@ class Evaluation:
 
 
 def evaluate_router(table: OutcomeTable, name: str, seed: int = 0, test_share: float = 0.5,
-                    router_accuracy: float = DEFAULT_ROUTER_ACCURACY, halves=None, router=None) -> Evaluation:
+                    router_accuracy: float = DEFAULT_ROUTER_ACCURACY, halves=None, router=None,
+                    catalog=None) -> Evaluation:
     """Fit on the train split, then sweep thresholds on the test split (`router` overrides the name's default)."""
-    train, test = halves or train_test(table, test_share, seed)
+    train, test = halves or train_test(table, test_share, seed, catalog)
     if train.n < 2 or test.n < 2:
         raise ValueError(f"{table.name}: a split of {train.n} train / {test.n} test queries is too small; "
                          "choose a test share that leaves at least 2 queries on each side")
@@ -111,9 +112,10 @@ def _pair_points(tt: TierTable, scores: np.ndarray) -> pd.DataFrame:
     return pair_curve(strong_score, tt.quality[:, 0], tt.quality[:, -1])
 
 
-def evaluate_all(table: OutcomeTable, names=None, seed: int = 0, test_share: float = 0.5, **kw) -> dict:
+def evaluate_all(table: OutcomeTable, names=None, seed: int = 0, test_share: float = 0.5, catalog=None,
+                 **kw) -> dict:
     """name -> Evaluation of every named router on the same split (always-<tier> only for tiers it has)."""
-    halves = train_test(table, test_share, seed)
+    halves = train_test(table, test_share, seed, catalog)
     names = names or default_names(halves[1].tiers)
     return {n: evaluate_router(table, n, seed, halves=halves, **kw) for n in names
             if not n.startswith("always-") or n[len("always-"):] in halves[1].tiers}
@@ -133,7 +135,7 @@ def compare(table: OutcomeTable, names=None, seed: int = 0, singles: bool = Fals
         for name, e in evaluations.items()]
     if singles:
         e = next(iter(evaluations.values()))
-        halves = train_test(table, kw.get("test_share", 0.5), seed)
+        halves = train_test(table, kw.get("test_share", 0.5), seed, kw.get("catalog"))
         rows += single_model_rows(table, halves[1], e.metrics["best_single_quality"],
                                   e.metrics["all_expensive_cost_per_1k"])
     return pd.DataFrame(rows).set_index("router")
@@ -154,14 +156,14 @@ def single_model_rows(table: OutcomeTable, test: TierTable, best: float, all_top
 
 
 
-def mix_transfer(table: OutcomeTable, target=None, seed: int = 0) -> dict:
+def mix_transfer(table: OutcomeTable, target=None, seed: int = 0, catalog=None) -> dict:
     """Calibrate the classifier's thresholds to a target mix on the train half, apply them to the test half.
 
     Thresholds come from out-of-fold scores of the train half (5 folds); the test half is scored
     by the classifier fitted on the whole train half. Returns the target, the mix reached and the
     largest miss, in share points.
     """
-    train, test = train_test(table, 0.5, seed)
+    train, test = train_test(table, 0.5, seed, catalog)
     target = np.asarray(target if target is not None else ([0.75, 0.20, 0.05] if len(test.tiers) == 3 else [0.7, 0.3]))
     thresholds = calibrate_mix(out_of_fold_scores(ClassifierRouter, train, seed=seed), target)
     reached = np.bincount(assign(ClassifierRouter().fit(train).tier_scores(test), thresholds),
@@ -182,11 +184,11 @@ def routellm_published(path=PUBLISHED) -> dict:
     return json.loads(Path(path).read_text(encoding="utf-8"))
 
 
-def beside_routellm(data_dir=None, seed: int = 0, routers=OURS) -> pd.DataFrame:
+def beside_routellm(data_dir=None, seed: int = 0, routers=OURS, catalog=None) -> pd.DataFrame:
     """One row per (dataset, router): ours on the held-out half, theirs as published."""
     published, rows = routellm_published(), []
     for name, theirs in published["results"].items():
-        ours = compare(datasets.load(name, data_dir), names=routers, seed=seed)
+        ours = compare(datasets.load(name, data_dir, catalog), names=routers, seed=seed, catalog=catalog)
         rows += [{"dataset": name, "source": "routerlib", "router": r, "trained on": "train half of this benchmark"
                   if r in ("classifier", "cascade-verifier") else "-", "apgr": ours.at[r, "apgr"],
                   "cpt50": ours.at[r, "cpt50"]} for r in ours.index]

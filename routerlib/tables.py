@@ -176,10 +176,13 @@ def split(table: OutcomeTable, test_share: float = 0.5, seed: int = 0):
     return q.index[np.sort(order[:cut])], q.index[np.sort(order[cut:])]
 
 
-def train_test(table: OutcomeTable, test_share: float = 0.5, seed: int = 0):
-    """(train, test) TierTables; each tier's model is its best on the train queries only (no peeking)."""
+def train_test(table: OutcomeTable, test_share: float = 0.5, seed: int = 0, catalog: Catalog | None = None):
+    """(train, test) TierTables; each tier's model is its best on the train queries only (no peeking).
+
+    `catalog` gives the models' tiers and prices (default: the project catalog).
+    """
     train_ids, test_ids = split(table, test_share, seed)
-    catalog = dataset_catalog(table.subset(train_ids)) if len(train_ids) else dataset_catalog(table)
+    catalog = dataset_catalog(table.subset(train_ids) if len(train_ids) else table, catalog)
     tt = TierTable.from_table(table, catalog)
     return tt.take_ids(train_ids), tt.take_ids(test_ids)
 

@@ -91,7 +91,7 @@ CLI_CASES = [
      "outcome file not found"),
     ("non-numeric quality", cli("evaluate", "--router", "random", "--dataset",
                                 outcome_file(LONG.assign(quality=["oops", 1, 0, 1]))), "quality must be a number"),
-    ("data describe without a name", cli("data", "describe"), "needs a dataset name"),
+    ("data describe without a name", cli("data", "describe"), "required: names"),
     ("replay and live together", cli("exercise", "--dataset", outcome_file(LONG), "--live"), "cannot be combined"),
     ("outcome file missing columns", cli("evaluate", "--dataset", outcome_file(LONG.drop(columns="model")),
                                          "--router", "random"), r"missing column\(s\) \['model'\]"),

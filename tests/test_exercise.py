@@ -74,7 +74,7 @@ def test_empty_query_in_a_query_file(tmp_path, capsys):
 
 
 def test_models_json(capsys):
-    assert main(["models", "--json"]) == 0
+    assert main(["models", "--json", "-"]) == 0
     models = json.loads(capsys.readouterr().out)
     assert {"name", "tier", "input_per_mtok", "output_per_mtok", "source"} <= set(models[0])
     assert {m["name"]: m["tier"] for m in models}["gpt-4o-mini"] == "cheap"

@@ -18,12 +18,12 @@ def test_published_figures_are_complete_and_in_range():
 def test_beside_routellm_puts_ours_and_theirs_in_one_table(monkeypatch, capsys):
     calls = []
 
-    def fake_compare(table, names, seed):
+    def fake_compare(table, names, seed, catalog=None):
         calls.append((table, tuple(names), seed))
         return pd.DataFrame({"apgr": [0.5 + i / 100 for i in range(len(names))],
                              "cpt50": [50.0 - i for i in range(len(names))]}, index=pd.Index(names, name="router"))
     monkeypatch.setattr(published, "compare", fake_compare)
-    monkeypatch.setattr(published.datasets, "load", lambda name, data_dir: f"table {name}")
+    monkeypatch.setattr(published.datasets, "load", lambda name, data_dir, catalog=None: f"table {name}")
     table = published.beside_routellm(seed=3)
     assert [c[0] for c in calls] == ["table routellm-mtbench", "table routellm-mmlu", "table routellm-gsm8k"]
     assert all(c[2] == 3 for c in calls)

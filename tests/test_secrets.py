@@ -41,7 +41,7 @@ def test_key_stays_out_of_reprs_and_exceptions(fake_server):
         assert SECRET not in text
 
 
-@pytest.mark.parametrize("argv", [["exercise", "--quiet"], ["models", "--json"]])
+@pytest.mark.parametrize("argv", [["exercise", "--quiet"], ["models", "--json", "-"]])
 def test_offline_commands_do_not_print_the_key(monkeypatch, capsys, argv):
     monkeypatch.setenv("OPENAI_API_KEY", SECRET)
     assert main(argv) == 0

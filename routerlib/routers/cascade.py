@@ -210,7 +210,8 @@ class CascadeRouter(Router):
                 continue
             if isinstance(self.scorer, JudgeScorer):
                 verdict, judged = self.scorer.judge_live(backend, query, accepted.text or "", next(iter(tiers.values())))
-                if accepted.simulated and accepted.quality is not None:  # a simulated answer: a simulated verdict
+                if getattr(backend, "mode", "live") != "live" and accepted.quality is not None:
+                    # offline (simulated or recorded answers) the verdict is SIMULATED against the known quality
                     verdict = self.scorer.simulated_verdict(f"{query.id}|{accepted.model}", accepted.quality)
                 calls.append(judged)
                 conf = verdict or 0.0

@@ -1,0 +1,152 @@
+"""Command line: `python -m routerlib COMMAND`; `python -m routerlib --help` lists the commands.
+
+exercise, models, data (list, fetch, verify, describe), evaluate, compare, published, mix-transfer,
+calibrate-simulator, bench, serve. Shared flags mean the same everywhere: --data-dir, --seed,
+--catalog, --json PATH ('-' for stdout), --markdown, --dataset, --router.
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+
+from ..backends import MissingCredentialsError
+from ..backends.simulated import DEFAULT_ROUTER_ACCURACY
+from ..catalog import CatalogError, UnknownModelError
+from ..fifty_queries import ROUTERS
+from ..routers import names as router_names
+from . import commands as c
+
+
+def _positive_int(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be a whole number of at least 1, got {text}")
+    return value
+
+
+def _share(text: str) -> float:
+    value = float(text)
+    if not 0 < value < 1:
+        raise argparse.ArgumentTypeError(f"must be between 0 and 1 (exclusive), got {text}")
+    return value
+
+
+def _accuracy(text: str) -> float:
+    value = float(text)
+    if not 0 <= value <= 1:
+        raise argparse.ArgumentTypeError(f"must be between 0 and 1, got {text}")
+    return value
+
+
+def _parent(*flags) -> argparse.ArgumentParser:
+    """A parent parser holding the shared flags, so each means the same in every command."""
+    p = argparse.ArgumentParser(add_help=False)
+    shared = {
+        "data-dir": dict(help="data mirror to read (default: ROUTERLIB_DATA_DIR, else the cache)"),
+        "seed": dict(type=int, default=0, help="seed of the split, the simulator and random parts (default 0)"),
+        "catalog": dict(help="JSON file adding or overriding models, prices and tier defaults"),
+        "json": dict(metavar="PATH", help="also write the results as JSON to PATH ('-' prints them)"),
+        "markdown": dict(action="store_true", help="print tables as Markdown (as in the README)"),
+    }
+    for flag in flags:
+        p.add_argument(f"--{flag}", **shared[flag])
+    return p
+
+
+def _command(sub, name, help_text, func, parents=(), **kw):
+    p = sub.add_parser(name, help=help_text, description=help_text[0].upper() + help_text[1:] + ".",
+                       parents=list(parents), **kw)
+    p.set_defaults(func=func)
+    return p
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m routerlib", description=__doc__.splitlines()[0])
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    data_dir, seed, catalog, json_out, markdown = (_parent(f) for f in ("data-dir", "seed", "catalog", "json",
+                                                                            "markdown"))
+    every_router = router_names(live_only=True)
+    datasets_help = "dataset names (see `data list`) or CSV/Parquet/JSONL outcome files"
+
+    ex = _command(sub, "exercise", "route the 50 exercise queries and compare costs per tier", c.cmd_exercise,
+                  [seed, catalog, json_out, data_dir])
+    ex.add_argument("--router", choices=ROUTERS, default="llm",
+                    help="which router decides (default llm; llm and cascade-judge decide by simulated calls "
+                         "offline; classifier is scored out of fold on the exercise's own answers)")
+    ex.add_argument("--live", action="store_true", help="real calls via OPENAI_API_KEY / OPENAI_BASE_URL")
+    ex.add_argument("--run-log", help=f"JSONL log of live calls, reused to resume (default {c.DEFAULT_RUN_LOG})")
+    ex.add_argument("--router-accuracy", type=_accuracy, default=DEFAULT_ROUTER_ACCURACY,
+                    help="simulated LLM router: chance its rating matches the true difficulty")
+    ex.add_argument("--router-model", help="model that rates difficulty for --router llm (default: cheapest tier's)")
+    ex.add_argument("--queries", help="JSONL query file (default: data/exercise_queries.jsonl)")
+    ex.add_argument("--dataset", help="replay the recorded answers of one dataset (see `data list`) or outcome file")
+    ex.add_argument("--limit", type=_positive_int, help="with --dataset: a seeded random sample of this many queries")
+    ex.add_argument("--concurrency", type=_positive_int, default=4, help="live calls in flight at once (default 4)")
+    ex.add_argument("--quiet", action="store_true", help="no progress bars")
+
+    _command(sub, "models", "list the model catalog: tiers, prices and their sources", c.cmd_models,
+             [catalog, json_out])
+
+    da = _command(sub, "data", "recorded datasets: list, fetch, verify, describe", c.cmd_data)
+    data_sub = da.add_subparsers(dest="action", required=True, metavar="ACTION")
+    _command(data_sub, "list", "datasets, where they are read from, and whether their files are present",
+             c.cmd_data, [data_dir]).set_defaults(names=[])
+    for action, text, parents in (
+            ("fetch", "download datasets at their pinned commit (needs network)", [data_dir]),
+            ("verify", "check local files against their pinned sha256", [data_dir]),
+            ("describe", "per model: tier, mean quality, total cost, missing values", [data_dir, catalog, json_out])):
+        p = _command(data_sub, action, text, c.cmd_data, parents)
+        p.add_argument("names", nargs="*" if action == "verify" else "+", help=datasets_help)
+
+    ev = _command(sub, "evaluate", "a router's cost-quality curve and metrics on recorded outcomes", c.cmd_evaluate,
+                  [data_dir, seed, catalog, json_out])
+    ev.add_argument("--dataset", nargs="+", required=True, help=datasets_help)
+    ev.add_argument("--router", nargs="+", required=True, choices=every_router, metavar="ROUTER",
+                    help=f"one or more of {', '.join(every_router)} (always-<tier> for each tier)")
+    ev.add_argument("--test-share", type=_share, default=0.5, help="share of queries held out (if no split given)")
+    ev.add_argument("--router-accuracy", type=_accuracy, default=DEFAULT_ROUTER_ACCURACY,
+                    help="llm router: chance the simulated rating is right")
+
+    co = _command(sub, "compare", "every router's headline metrics on recorded datasets", c.cmd_compare,
+                  [data_dir, seed, catalog, json_out, markdown])
+    co.add_argument("--dataset", nargs="+", required=True, help=datasets_help)
+    co.add_argument("--router", nargs="+", choices=every_router, metavar="ROUTER",
+                    help="routers to compare (default: all but always-cheap and always-mid)")
+    co.add_argument("--singles", action="store_true", help="add a row for every model of the dataset alone")
+
+    _command(sub, "published", "the kit's routers beside RouteLLM's published APGR and CPT(50%%)", c.cmd_published,
+             [data_dir, seed, catalog, json_out, markdown])
+
+    mt = _command(sub, "mix-transfer", "calibrate a target traffic mix on one half, check it on the other",
+                  c.cmd_mix_transfer, [data_dir, seed, catalog, json_out, markdown])
+    mt.add_argument("--dataset", nargs="+", required=True, help=datasets_help)
+    mt.add_argument("--target", nargs="+", type=float,
+                    help="shares per tier, cheap first, summing to 1 (default 0.75 0.20 0.05; two tiers 0.7 0.3)")
+
+    ca = _command(sub, "calibrate-simulator", "recompute the simulator's figures from recorded arena-bench answers",
+                  c.cmd_calibrate, [json_out], aliases=["calibrate"])
+    ca.add_argument("--data-dir", required=True, help="the data mirror (holding lmarena/arena-hard-auto/...)")
+    ca.add_argument("--update", action="store_true", help="rewrite data/simulator_calibration.json with the result")
+
+    be = _command(sub, "bench", "speed: routing overhead, sweeps, dashboard, exercise, notebooks, server",
+                  c.cmd_bench, [data_dir, json_out, markdown])
+    be.add_argument("--quick", action="store_true", help="fewer repeats and no notebooks (about a minute)")
+
+    sv = _command(sub, "serve", "serve saved routers as an OpenAI-compatible endpoint", c.cmd_serve)
+    sv.add_argument("--config", required=True, help="JSON serve config: router aliases, upstream, run log (see README)")
+    sv.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1: this machine only)")
+    sv.add_argument("--port", type=int, default=8000, help="port to listen on (default 8000)")
+    return parser
+
+
+def main(argv=None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return args.func(args)
+    except (CatalogError, UnknownModelError, MissingCredentialsError, ValueError, OSError, KeyError) as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("\ninterrupted: finished live calls are in the run log; run the same command again to resume",
+              file=sys.stderr)
+        return 130

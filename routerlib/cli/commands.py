@@ -1,0 +1,272 @@
+"""What each command of `python -m routerlib` does (the parser is in cli/__init__.py)."""
+from __future__ import annotations
+
+import json
+import sys
+
+from ..catalog import Catalog
+from ..files import ensure_writable, write_json
+from ..metrics import finite_or_none
+from ..routers import names as router_names
+
+DEFAULT_RUN_LOG = "runs/exercise-live.jsonl"
+
+
+def _catalog(args) -> Catalog:
+    catalog = Catalog.load()
+    if args.catalog:
+        catalog.update_from_file(args.catalog)
+    return catalog
+
+
+def cmd_exercise(args) -> int:
+    from ..fifty_queries import make_router, run_exercise
+    from ..queries import load_queries
+
+    if args.json:
+        ensure_writable(args.json)
+    catalog = _catalog(args)
+    queries = load_queries(args.queries) if not args.dataset else None
+    backend = None
+    if args.dataset:
+        from .. import datasets
+        from ..backends.replay import replay_inputs
+        if args.live:
+            raise ValueError("--dataset replays recorded answers; it cannot be combined with --live")
+        table = datasets.load(args.dataset, args.data_dir, catalog)
+        backend, queries, catalog = replay_inputs(table, args.router_accuracy, args.seed, args.limit, catalog)
+        print(f"replaying {table!r} on {len(queries)} queries; tiers: {catalog.tiers}", file=sys.stderr)
+    elif args.live:
+        from ..backends.live import OpenAIBackend
+        from ..backends.runlog import RunLog
+        backend = OpenAIBackend(catalog, concurrency=args.concurrency)
+        router = make_router(args.router, backend, catalog, args.router_model, args.seed)  # fail before any call
+        backend.check_credentials([*catalog.tiers.values(), *([router.router_model] if args.router == "llm" else [])])
+        backend.run_log = RunLog(args.run_log or DEFAULT_RUN_LOG)
+        done = len(backend.run_log)
+        print(f"live run; run log {backend.run_log.path} ({done} earlier record(s) reused where finished)",
+              file=sys.stderr)
+    elif args.run_log:
+        print("note: --run-log records live calls; this simulated run makes none", file=sys.stderr)
+    if args.limit and not args.dataset:
+        print("note: --limit applies to --dataset; the query file is used whole", file=sys.stderr)
+    result = run_exercise(args.router, backend=backend, queries=queries, catalog=catalog, seed=args.seed,
+                          router_accuracy=args.router_accuracy, router_model=args.router_model,
+                          progress=not args.quiet)
+    print(result.report())
+    if args.json:
+        emit_json(args.json, result.to_json())
+    return 0
+
+
+def cmd_models(args) -> int:
+    catalog = _catalog(args)
+    records = catalog.records()
+    if args.json:
+        keep = ("name", "tier", "input_per_mtok", "output_per_mtok", "source", "date", "base_url")
+        emit_json(args.json, [{k: r[k] for k in keep} for r in records])
+        return 0
+    for r in records:
+        default = " (tier default)" if catalog.tiers.get(r["tier"]) == r["name"] else ""
+        print(f"{r['tier']:<10} {r['name']:<20} in ${r['input_per_mtok']:>8.3f}  out ${r['output_per_mtok']:>8.3f}"
+              f" per 1M tokens  [{r['source']}, {r['date']}]{default}")
+    return 0
+
+
+def cmd_calibrate(args) -> int:
+    from ..backends.calibrate import calibrate
+    from ..backends.simulated import CALIBRATION_FILE
+
+    if args.json:
+        ensure_writable(args.json)
+    cal = calibrate(args.data_dir)
+    print(json.dumps(cal["p_acceptable"], indent=2))
+    if args.json:
+        emit_json(args.json, cal)
+    if args.update:
+        write_json(CALIBRATION_FILE, cal)
+        print(f"updated {CALIBRATION_FILE}")
+    elif not args.json:
+        print(f"(nothing written: --json PATH writes the figures, --update rewrites {CALIBRATION_FILE.name})")
+    return 0
+
+
+def cmd_data(args) -> int:
+    from .. import datasets
+
+    if args.action == "list":
+        table = datasets.status(args.data_dir)
+        print(table.drop(columns="read_from").to_string())
+        print(f"\nread from: {table['read_from'].iloc[0]} (then the cache); set ROUTERLIB_DATA_DIR or --data-dir")
+        return 0
+    if args.action == "verify":
+        report = datasets.verify(args.names or None, args.data_dir)
+        print(report.groupby(["dataset", "state"]).size().unstack(fill_value=0).to_string())
+        bad = report[report["state"] == "MISMATCH"]
+        for f in bad["file"]:
+            print(f"MISMATCH: {f} differs from its pinned version; delete it and fetch again", file=sys.stderr)
+        return 1 if len(bad) else 0
+    if not args.names:
+        raise ValueError(f"data {args.action} needs a dataset name; see `python -m routerlib data list`")
+    if args.action == "fetch":
+        from ..datasets.routerbench import HUB_FILES, fetch_full
+        from ..datasets.sources import fetch
+        for name in args.names:
+            paths = ([fetch_full(name, args.data_dir)] if name in HUB_FILES
+                     else fetch(datasets.get(name).files(), args.data_dir, download_missing=True))
+            print(f"{name}: {len(paths)} file(s) ready")
+        return 0
+    docs = []
+    for name in args.names:  # describe
+        table = datasets.load(name, args.data_dir, _catalog(args))
+        info = table.describe()
+        doc = {"name": table.name, "n_queries": table.n_queries, "quality_scale": table.quality_scale,
+               "token_method": table.token_method, "cost_method": table.cost_method, "simulated": table.simulated,
+               "models": {m: {"tier": r["tier"], "quality_mean": finite_or_none(r["quality_mean"]),
+                              "cost_usd_total": finite_or_none(r["cost_usd_total"]), "n_missing": int(r["n_missing"])}
+                          for m, r in info.iterrows()}}
+        docs.append(doc)
+        if args.json != "-":
+            print(f"{table!r}\n{info.to_string()}")
+    if args.json:
+        emit_json(args.json, docs[0] if len(docs) == 1 else docs)
+    return 0
+
+
+def cmd_evaluate(args) -> int:
+    from .. import datasets
+    from ..evaluate import evaluate_router
+
+    if args.json:
+        ensure_writable(args.json)
+    catalog = _catalog(args)
+    docs = []
+    for dataset in args.dataset:
+        table = datasets.load(dataset, args.data_dir, catalog)
+        for router in args.router:
+            result = evaluate_router(table, router, seed=args.seed, test_share=args.test_share,
+                                     router_accuracy=args.router_accuracy, catalog=catalog)
+            _print_evaluation(result)
+            docs.append(result.to_json())
+    if args.json:
+        emit_json(args.json, docs[0] if len(docs) == 1 else {"evaluations": docs})
+    return 0
+
+
+def _print_evaluation(result) -> None:
+    m = result.metrics
+    tag = " [SIMULATED: " + result.notes["simulated"] + "]" if result.notes.get("simulated") else ""
+    print(f"{result.router} on {result.dataset}: fitted on {result.n_train} queries, tested on {result.n_test}{tag}")
+    print(f"tiers: {dict(zip(result.tiers, result.models))}")
+    print(result.singles.set_index("tier").round(4).to_string())
+    rows = [("APGR (cheapest vs dearest tier)", m["apgr"]), ("CPT(50%) strong calls %", m["cpt50"]),
+            ("CPT(80%) strong calls %", m["cpt80"]), ("AIQ (quality averaged over the cost range)", m["aiq"]),
+            ("$ per 1k requests at 95% of best quality", m["cost_per_1k_at_95pct_best"]),
+            ("all-expensive $ per 1k requests", m["all_expensive_cost_per_1k"]),
+            ("savings factor at 95% of best quality", m["savings_factor_at_95pct_best"]),
+            ("router overhead $ per 1k requests", m["router_cost_per_1k"]),
+            ("at threshold 0.5: $ per 1k", m["at_0.5_cost_per_1k"]), ("at threshold 0.5: quality", m["at_0.5_quality"])]
+    print("\n".join(f"{k:<46} {'n/a' if v != v else f'{v:.4f}'}" for k, v in rows) + "\n")
+
+
+def cmd_compare(args) -> int:
+    from .. import datasets
+    from ..evaluate import compare
+
+    if args.json:
+        ensure_writable(args.json)
+    names = args.router or [n for n in router_names() if not n.startswith("always-") or n == "always-expensive"]
+    catalog, docs = _catalog(args), {}
+    for name in args.dataset:
+        table = compare(datasets.load(name, args.data_dir, catalog), names=names, seed=args.seed,
+                        singles=args.singles, catalog=catalog)
+        cols = ["apgr", "cpt50", "aiq", "max_quality", "cost_per_1k_at_95pct_best", "savings_factor_at_95pct_best",
+                "router_cost_per_1k", "simulated"]
+        shown = table[cols].rename(columns={"max_quality": "quality (max)", "cost_per_1k_at_95pct_best": "$/1k at 95% best",
+                                            "savings_factor_at_95pct_best": "savings x at 95%",
+                                            "router_cost_per_1k": "router $/1k"})
+        print(f"\n{name} (held-out half; pair metrics: cheapest vs dearest tier)")
+        print(_markdown(shown) if args.markdown else shown.round(3).to_string())
+        docs[name] = {r: {k: finite_or_none(v) for k, v in row.items()} for r, row in table.iterrows()}
+    if args.json:
+        emit_json(args.json, docs)
+    return 0
+
+
+def cmd_published(args) -> int:
+    from ..evaluate import beside_routellm, routellm_published
+
+    table = beside_routellm(args.data_dir, args.seed, catalog=_catalog(args))
+    for name, part in table.groupby("dataset", sort=False):
+        shown = part.drop(columns="dataset").set_index("source")
+        print(f"\n{name}: APGR and CPT(50%) (% of calls to the strong model)")
+        print(_markdown(shown) if args.markdown else shown.round(3).to_string())
+    print(f"\npublished figures: {routellm_published()['source']}")
+    if args.json:
+        emit_json(args.json, [{k: finite_or_none(v) for k, v in r.items()} for r in table.to_dict("records")])
+    return 0
+
+
+def cmd_mix_transfer(args) -> int:
+    import pandas as pd
+
+    from .. import datasets
+    from ..evaluate import mix_transfer
+
+    catalog = _catalog(args)
+    rows = [mix_transfer(datasets.load(name, args.data_dir, catalog), args.target, args.seed, catalog)
+            for name in args.dataset]
+    table = pd.DataFrame([{"dataset": r["dataset"], "train / test": f"{r['train']} / {r['test']}",
+                           "target": " / ".join(f"{x:.2f}" for x in r["target"]),
+                           "reached on test": " / ".join(f"{x:.3f}" for x in r["reached"]),
+                           "largest miss (points)": round(r["max_miss_points"], 1)} for r in rows]).set_index("dataset")
+    print(_markdown(table) if args.markdown else table.to_string())
+    if args.json:
+        emit_json(args.json, rows)
+    return 0
+
+
+def cmd_bench(args) -> int:
+    import pandas as pd
+
+    from ..bench import run
+
+    result = run(quick=args.quick, data_dir=args.data_dir)
+    rows = [{"measure": k, "value": t["value"], "target": f"{'<=' if 'at_most' in t else '>='} "
+             f"{t.get('at_most', t.get('at_least'))}", "met": {True: "yes", False: "NO", None: "skipped"}[t["met"]]}
+            for k, t in result["targets"].items()]
+    table = pd.DataFrame(rows).set_index("measure")
+    print(_markdown(table) if args.markdown else table.to_string())
+    for part, why in result["skipped"].items():
+        print(f"skipped {part}: {why}")
+    for name, why in result.get("notebooks_failed", {}).items():
+        print(f"notebook failed: {name}: {why}")
+    if args.json:
+        emit_json(args.json, result)
+    return 1 if result.get("notebooks_failed") else 0
+
+
+def cmd_serve(args) -> int:
+    from ..serve import run
+
+    run(args.config, host=args.host, port=args.port)
+    return 0
+
+
+def emit_json(path: str, doc) -> None:
+    """Write `doc` as JSON to `path` ('-' prints it instead)."""
+    if path == "-":
+        print(json.dumps(doc, indent=2))
+    else:
+        write_json(path, doc)
+        print(f"wrote {path}")
+
+
+def _markdown(df) -> str:
+    """A small pandas -> Markdown table (no extra dependency)."""
+    def cell(v):
+        return "n/a" if v is None or v != v else f"{v:.3f}" if isinstance(v, float) else str(v)
+    head = "| " + " | ".join([df.index.name or ""] + list(df.columns)) + " |"
+    rule = "|" + "---|" * (len(df.columns) + 1)
+    rows = ["| " + " | ".join([str(i)] + [cell(v) for v in r]) + " |" for i, r in zip(df.index, df.itertuples(index=False))]
+    return "\n".join([head, rule, *rows])
