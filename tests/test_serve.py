@@ -16,7 +16,7 @@ import openai
 import pytest
 from conftest import REPO, SECRET
 from fake_openai import FakeOpenAIServer
-from test_persist import toy_table
+from test_saved_routers import toy_table
 
 from routerlib.backends.live import OpenAIBackend
 from routerlib.backends.runlog import RunLog

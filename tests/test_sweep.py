@@ -1,0 +1,171 @@
+"""Vectorised evaluation and metrics on small synthetic tables, against plain loops and hand-computed values."""
+import numpy as np
+import pandas as pd
+import pytest
+
+from routerlib.catalog import Catalog
+from routerlib.metrics import (
+    aiq,
+    apgr,
+    cost_at_quality,
+    cpt,
+    non_decreasing_convex_hull,
+    pair_curve,
+)
+from routerlib.routers.base import DecidingCost
+from routerlib.sweep import (
+    assign,
+    assign_many,
+    calibrate_budget,
+    calibrate_mix,
+    calibrate_quality,
+    single_models,
+    sweep,
+)
+from routerlib.tables import TierTable
+
+
+def synthetic(n=400, seed=0) -> TierTable:
+    rng = np.random.default_rng(seed)
+    difficulty = rng.random(n)
+    quality = np.column_stack([(rng.random(n) > difficulty).astype(float),
+                               (rng.random(n) > difficulty * 0.6).astype(float),
+                               (rng.random(n) > difficulty * 0.3).astype(float)])
+    cost = np.column_stack([np.full(n, 0.001), np.full(n, 0.01), np.full(n, 0.05)]) * (1 + rng.random((n, 1)))
+    prompts = pd.Series([f"query {i}" for i in range(n)], index=[f"q{i}" for i in range(n)])
+    return TierTable("synthetic", ["cheap", "mid", "expensive"], ["gpt-4o-mini", "gpt-4o", "gpt-4-turbo"], quality,
+                     cost, prompts, np.full((n, 3), "answer", dtype=object), np.full(n, 10.0), False, Catalog.load())
+
+
+def test_assign_matches_a_plain_loop():
+    rng = np.random.default_rng(1)
+    scores = np.column_stack([rng.random((50, 2)), np.ones(50)])
+    thresholds = [0.3, 0.6]
+    expected = [next((k for k in range(2) if s[k] >= thresholds[k]), 2) for s in scores]
+    assert assign(scores, thresholds).tolist() == expected
+    many = assign_many(scores, [0.2, 0.5, 0.9])
+    for row, t in zip(many, [0.2, 0.5, 0.9]):
+        assert row.tolist() == assign(scores, t).tolist()
+
+
+def test_sweep_ends_are_the_single_models_and_costs_add_up():
+    tt = synthetic()
+    scores = np.column_stack([np.random.default_rng(2).random((tt.n, 2)), np.ones(tt.n)])
+    curve = sweep(tt, scores)
+    singles = single_models(tt)
+    first, last = curve.iloc[0], curve.iloc[-1]
+    assert first["share_cheap"] == 1 and first["cost_usd"] == pytest.approx(singles["cost_usd"].iloc[0])
+    assert last["share_expensive"] == 1 and last["quality"] == pytest.approx(singles["quality"].iloc[-1])
+    a = assign(scores, 0.5)
+    row = sweep(tt, scores, [0.5]).iloc[0]
+    assert row["cost_usd"] == pytest.approx(sum(tt.cost[i, a[i]] for i in range(tt.n)))
+    assert row["quality"] == pytest.approx(np.mean([tt.quality[i, a[i]] for i in range(tt.n)]))
+
+
+def test_cascade_pays_every_tier_it_tries_plus_checks():
+    tt = synthetic(50)
+    conf = np.column_stack([np.random.default_rng(3).random((50, 2)), np.ones(50)])
+    checks = np.full((50, 3), 0.0002)
+    checks[:, -1] = 0
+    row = sweep(tt, conf, [0.5], cost=DecidingCost(checks=checks, pays_lower_tiers=True)).iloc[0]
+    a = assign(conf, 0.5)
+    expected = sum(tt.cost[i, : a[i] + 1].sum() + checks[i, : a[i] + 1].sum() for i in range(50))
+    assert row["cost_usd"] == pytest.approx(expected)
+    assert row["escalation_rate"] == pytest.approx((a > 0).mean())
+    assert row["calls_per_request"] == pytest.approx((a + 1).mean())
+
+
+def test_router_cost_is_added():
+    tt = synthetic(20)
+    scores = np.column_stack([np.ones((20, 2)), np.ones(20)])
+    plain = sweep(tt, scores, [0.5]).iloc[0]
+    paid = sweep(tt, scores, [0.5], cost=DecidingCost(per_query=np.full(20, 0.001))).iloc[0]
+    assert paid["cost_usd"] - plain["cost_usd"] == pytest.approx(0.02)
+
+
+def test_calibrate_mix_hits_the_target_on_its_own_data():
+    tt = synthetic(1000)
+    scores = np.column_stack([np.random.default_rng(4).random((tt.n, 2)), np.ones(tt.n)])
+    t = calibrate_mix(scores, {"cheap": 0.75, "mid": 0.2, "expensive": 0.05})
+    mix = np.bincount(assign(scores, t), minlength=3) / tt.n
+    assert np.allclose(mix, [0.75, 0.2, 0.05], atol=0.002)
+    with pytest.raises(ValueError, match="sum to 1"):
+        calibrate_mix(scores, [0.5, 0.2, 0.2])
+    with pytest.raises(ValueError, match="one per tier"):
+        calibrate_mix(scores, [0.5, 0.5])
+
+
+def test_calibrate_budget_and_quality():
+    tt = synthetic()
+    scores = np.column_stack([np.random.default_rng(5).random((tt.n, 2)), np.ones(tt.n)])
+    point = calibrate_budget(tt, scores, budget_per_1k=20.0)
+    assert point["cost_per_1k"] <= 20.0
+    curve = sweep(tt, scores)
+    assert point["quality"] == pytest.approx(curve.loc[curve["cost_per_1k"] <= 20, "quality"].max())
+    q = calibrate_quality(tt, scores, 0.9)
+    assert q["quality"] >= 0.9 * single_models(tt)["quality"].max()
+    with pytest.raises(ValueError, match="no threshold fits"):
+        calibrate_budget(tt, scores, budget_per_1k=0.0001)
+    with pytest.raises(ValueError, match="min_retained"):
+        calibrate_quality(tt, scores, 1.5)
+
+
+# --- metrics against the published formulas ---
+
+def routellm_formulas(points: pd.DataFrame, weak: float, strong: float):
+    """APGR and CPT exactly as routellm/evals/evaluate.py computes them from curve points (percent scale)."""
+    df = points.sort_values(by=["strong_pct"])
+    auc = np.trapezoid(df["quality"], df["strong_pct"] / 100)
+    weak_auc = np.trapezoid(np.full(len(df), weak), df["strong_pct"] / 100)
+    strong_auc = np.trapezoid(np.full(len(df), strong), df["strong_pct"] / 100)
+    cpts = [np.interp(p * (strong - weak) + weak, df["quality"], df["strong_pct"]) for p in (0.5, 0.8)]
+    return (auc - weak_auc) / (strong_auc - weak_auc), cpts
+
+
+def test_apgr_and_cpt_equal_routellm_on_the_same_points():
+    rng = np.random.default_rng(6)
+    qw, qs = (rng.random(500) > 0.5).astype(float), (rng.random(500) > 0.2).astype(float)
+    score = qs - qw + rng.normal(0, 0.8, 500)  # an informative but noisy router
+    points = pair_curve(score, qw, qs)
+    weak, strong = qw.mean(), qs.mean()
+    ref_apgr, (ref50, ref80) = routellm_formulas(points, weak, strong)
+    assert apgr(points["strong_pct"], points["quality"], weak, strong) == pytest.approx(ref_apgr)
+    assert cpt(points["strong_pct"], points["quality"], weak, strong, 0.5) == pytest.approx(ref50)
+    assert cpt(points["strong_pct"], points["quality"], weak, strong, 0.8) == pytest.approx(ref80)
+    assert len(points) == 11 and ref_apgr > 0.5
+
+
+def test_pair_curve_thresholds_follow_routellm():
+    score = np.arange(10, dtype=float)
+    qw, qs = np.zeros(10), np.ones(10)
+    points = pair_curve(score, qw, qs, num_results=5)
+    # qcut edges 0, 1.8, 3.6, 5.4, 7.2, 9: strong where score >= t, and > t at the last edge
+    assert points["strong_pct"].tolist() == [100, 80, 60, 40, 20, 0]
+    assert points["quality"].tolist() == [1.0, 0.8, 0.6, 0.4, 0.2, 0.0]
+
+
+def test_apgr_and_cpt_on_a_hand_computed_curve():
+    # points (0%, 0.2) (50%, 0.7) (100%, 0.6): area = 0.25*(0.2+0.7) + 0.25*(0.7+0.6) = 0.55
+    pct, q = [0, 50, 100], [0.2, 0.7, 0.6]
+    assert apgr(pct, q, 0.2, 0.6) == pytest.approx((0.55 - 0.2) / (0.6 - 0.2))  # 0.875
+    assert cpt(pct, q, 0.2, 0.6, 0.5) == pytest.approx(20.0)  # 0.4 is reached at 2/5 of the way to 50%
+
+
+def test_straight_line_between_weak_and_strong_recovers_half_the_gap():
+    pct = np.array([0, 25, 50, 75, 100])
+    assert apgr(pct, 0.2 + 0.6 * pct / 100, 0.2, 0.8) == pytest.approx(0.5)
+    assert cpt(pct, 0.2 + 0.6 * pct / 100, 0.2, 0.8, 0.5) == pytest.approx(50)
+
+
+def test_non_decreasing_convex_hull():
+    hull = non_decreasing_convex_hull([0, 1, 2, 3, 4, 1], [0.2, 0.5, 0.55, 0.9, 0.8, 0.3])
+    assert hull.tolist() == [[0, 0.2], [1, 0.5], [3, 0.9]]  # 2 lies under the hull, 4 falls off
+    assert non_decreasing_convex_hull([1, 2], [0.9, 0.5]).tolist() == [[1, 0.9]]
+
+
+def test_aiq_is_the_mean_of_the_hull_over_the_cost_range():
+    assert aiq([0, 1], [0, 1]) == pytest.approx(0.5)
+    assert aiq([0, 1, 2], [0, 1, 1]) == pytest.approx(0.75)
+    assert aiq([1, 2], [0.4, 0.8], cost_range=(0, 4)) == pytest.approx((0.6 + 0.8 * 2) / 4)  # nothing below 1
+    assert cost_at_quality([0, 1, 2], [0, 0.8, 1], 0.9) == pytest.approx(1.5)
+    assert cost_at_quality([0, 1], [0.5, 0.6], 0.9) is None
