@@ -115,7 +115,7 @@ def test_exercise_on_replayed_outcomes_is_self_consistent(tmp_path):
     assert s["mode"] == "replay" and s["router_simulated"] and s["traffic_mix"] == {
         "cheap": 0.5, "mid": 0.0, "expensive": 0.5}
     assert s["all_tier_cost_usd"]["mid"] == pytest.approx(table.wide("cost_usd")["gpt-4o"].sum())
-    assert s["quality"] == 1.0  # a perfect rater sends 'a' cheap (good) and 'b' to the top tier (good)
+    assert s["quality"] == pytest.approx(1.0)  # a perfect rater sends 'a' cheap (good) and 'b' to the top tier (good)
 
 
 def test_exercise_cli_on_a_two_tier_dataset(data_mirror, tmp_path, capsys):

@@ -154,7 +154,7 @@ def test_llm_router_decision_cache_hit_rate():
     router = LLMRouter(SimulatedBackend())
     decisions = router.route_many(repeated)
     info = router.cache_info()
-    assert info["hits"] == 10 and info["misses"] == 10 and info["hit_rate"] == 0.5
+    assert info["hits"] == 10 and info["misses"] == 10 and info["hit_rate"] == pytest.approx(0.5)
     for first, again in zip(decisions[:10], decisions[10:]):
         assert again.tier == first.tier and again.router_cost_usd == 0 and first.router_cost_usd > 0
     router.route(queries[0])

@@ -121,7 +121,7 @@ def test_live_exercise_end_to_end(fake_server, tmp_path):
     check_exercise_json(doc, cat)
     s = doc["summary"]
     assert s["mode"] == "live" and s["simulated"] is False and s["quality"] is None
-    assert s["traffic_mix"]["mid"] == 1.0 and s["router_errors"] == 0
+    assert s["traffic_mix"]["mid"] == pytest.approx(1.0) and s["router_errors"] == 0
     assert fake_server.count() == 200 and len(RunLog(tmp_path / "r.jsonl")) == 200
 
 
