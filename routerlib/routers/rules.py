@@ -85,7 +85,8 @@ class RuleRouter(Router):
         """The tier the map gives the query's task type (labelled, else detected); thresholds change nothing."""
         task = query.task_type or detect_task_type(query.text)
         tier = self.tier_map.get(task, self.default_tier)
-        return Decision(query.id, tier, self.tier_models().get(tier) or self.catalog.tier_model(tier).name)
+        fitted = getattr(self, "tier_models_", None) or {}
+        return Decision(query.id, tier, fitted.get(tier) or self.catalog.tier_model(tier).name)
 
     def settings(self) -> dict:
         return {"tier_map": dict(self.tier_map), "default_tier": self.default_tier}
