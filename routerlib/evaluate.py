@@ -50,6 +50,11 @@ class Evaluation:
                 "weak_quality": finite_or_none(self.metrics["weak_quality"]),
                 "notes": self.notes}
 
+    @property
+    def mix(self) -> dict:
+        """tier -> share of the test queries sent there at threshold 0.5."""
+        return {t: self.metrics[f"at_0.5_share_{t}"] for t in self.tiers}
+
     def __repr__(self):
         m = self.metrics
         return (f"Evaluation({self.router} on {self.dataset}: APGR={m['apgr']:.3f}, AIQ={m['aiq']:.3f}, "
@@ -126,13 +131,21 @@ def default_names(tiers) -> list:
     return router_names(tiers)
 
 
+HEADLINE = ("apgr", "cpt50", "cpt80", "aiq", "cost_per_1k_at_95pct_best", "savings_factor_at_95pct_best",
+            "router_cost_per_1k")
+
+
+def metrics_table(evaluations: dict, columns=HEADLINE) -> pd.DataFrame:
+    """One row per router (name -> Evaluation): the headline metrics, the best quality reached, simulated or not."""
+    rows = [{"router": name, **{k: e.metrics[k] for k in columns}, "max_quality": float(e.curve["quality"].max()),
+             "simulated": e.simulated} for name, e in evaluations.items()]
+    return pd.DataFrame(rows).set_index("router")
+
+
 def compare(table: OutcomeTable, names=None, seed: int = 0, singles: bool = False, **kw) -> pd.DataFrame:
     """Every named router's headline metrics on the same split (and, with `singles`, every model alone)."""
     evaluations = evaluate_all(table, names, seed, **kw)
-    rows = [{"router": name, **{k: e.metrics[k] for k in (
-        "apgr", "cpt50", "cpt80", "aiq", "cost_per_1k_at_95pct_best", "savings_factor_at_95pct_best",
-        "router_cost_per_1k")}, "max_quality": float(e.curve["quality"].max()), "simulated": e.simulated}
-        for name, e in evaluations.items()]
+    rows = metrics_table(evaluations).reset_index().to_dict("records")
     if singles:
         e = next(iter(evaluations.values()))
         halves = train_test(table, kw.get("test_share", 0.5), seed, kw.get("catalog"))

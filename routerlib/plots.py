@@ -7,6 +7,8 @@ import pandas as pd
 
 from .metrics import TARGET_MIX, non_decreasing_convex_hull
 
+TIER_COLOURS = {"cheap": "tab:green", "mid": "tab:orange", "expensive": "tab:red"}
+
 
 def _axes(ax, size=(6, 3.5)):
     if ax is None:
@@ -46,10 +48,33 @@ def plot_traffic_mix(mix: dict, simulated: bool = False, band=None, ax=None):
             ax.add_patch(plt.Rectangle((i - 0.45, 100 * lo), 0.9, 100 * (hi - lo), fill=False, hatch="//",
                                        edgecolor="tab:orange", lw=1.5, zorder=3,
                                        label="target band" if i == 0 else None))
+    ax.set_xlabel("tier")
     ax.set_ylabel("share of requests (%)")
     ax.set_ylim(0, 100)
     ax.legend(loc="upper right")
     _title(ax, "Traffic mix by tier", simulated)
+    return fig
+
+
+def plot_mixes(mixes: dict, simulated: bool = False, band=None, ax=None, title: str = "Traffic mix by router"):
+    """Several routers' traffic mixes (label -> {tier: share}) as grouped bars, against the target band."""
+    fig, ax = _axes(ax, size=(max(6, 1.2 * len(mixes) + 2), 3.8))
+    band = band or TARGET_MIX
+    tiers = list(next(iter(mixes.values())))
+    width = 0.8 / len(tiers)
+    for k, t in enumerate(tiers):
+        x = np.arange(len(mixes)) + (k - (len(tiers) - 1) / 2) * width
+        ax.bar(x, [100 * m[t] for m in mixes.values()], width, color=TIER_COLOURS.get(t), label=t)
+        if t in band:
+            lo, hi = band[t]
+            ax.hlines([100 * lo, 100 * hi], x - width / 2, x + width / 2, color="k", lw=1,
+                      label=f"target band ({t} {100 * lo:.0f}-{100 * hi:.0f}%)" if t == tiers[0] else None)
+    ax.set_xticks(np.arange(len(mixes)), list(mixes), rotation=30, ha="right", fontsize=8)
+    ax.set_xlabel("router")
+    ax.set_ylabel("share of requests (%)")
+    ax.set_ylim(0, 100)
+    ax.legend(fontsize=7, loc="upper right")
+    _title(ax, title + " (black ticks: each tier's target band)", simulated)
     return fig
 
 
@@ -66,7 +91,6 @@ def plot_tier_costs(result, ax=None):
     return fig
 
 
-TIER_COLOURS = {"cheap": "tab:green", "mid": "tab:orange", "expensive": "tab:red"}
 
 
 def plot_models(table, catalog=None, ax=None):
