@@ -64,11 +64,12 @@ def plot_mixes(mixes: dict, simulated: bool = False, band=None, ax=None, title: 
     width = 0.8 / len(tiers)
     for k, t in enumerate(tiers):
         x = np.arange(len(mixes)) + (k - (len(tiers) - 1) / 2) * width
-        ax.bar(x, [100 * m[t] for m in mixes.values()], width, color=TIER_COLOURS.get(t), label=t)
+        ax.bar(x, [100 * m[t] for m in mixes.values()], width, color=TIER_COLOURS.get(t), label=t, gid=t)
         if t in band:
             lo, hi = band[t]
-            ax.hlines([100 * lo, 100 * hi], x - width / 2, x + width / 2, color="k", lw=1,
-                      label=f"target band ({t} {100 * lo:.0f}-{100 * hi:.0f}%)" if t == tiers[0] else None)
+            for edge in (lo, hi):
+                ax.hlines(np.full(len(x), 100 * edge), x - width / 2, x + width / 2, color="k", lw=1, gid="band",
+                          label="target band" if (k, edge) == (0, lo) else None)
     ax.set_xticks(np.arange(len(mixes)), list(mixes), rotation=30, ha="right", fontsize=8)
     ax.set_xlabel("router")
     ax.set_ylabel("share of requests (%)")

@@ -4,6 +4,7 @@ The course conventions are checked too: a first cell stating goal, prerequisites
 cells; titled and labelled plots; exercises that say Not yet to their placeholders and Right in the
 solutions; and a README path that lists every notebook.
 """
+import ast
 import json
 import re
 from pathlib import Path
@@ -46,6 +47,29 @@ def test_code_cells_are_short(path: Path):
     long = [(i, len(c.source.splitlines())) for i, c in enumerate(nb.cells)
             if c.cell_type == "code" and len(c.source.splitlines()) > MAX_CELL_LINES]
     assert not long, f"cells over {MAX_CELL_LINES} lines (index, lines): {long}"
+
+
+MAX_HELPER_LINES = 5  # notebooks call the library; a longer helper belongs in routerlib
+
+
+def long_helpers(source: str) -> list:
+    """(name, lines) of every function a cell defines that is longer than MAX_HELPER_LINES."""
+    return [(n.name, n.end_lineno - n.lineno + 1) for n in ast.walk(ast.parse(source))
+            if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef)) and n.end_lineno - n.lineno + 1 > MAX_HELPER_LINES]
+
+
+def test_long_helpers_are_found():
+    assert long_helpers("def f(x):\n    return x\n") == []
+    assert long_helpers("def g(x):\n" + "    x += 1\n" * 5 + "    return x\n") == [("g", 7)]
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+def test_notebooks_define_no_long_helpers_outside_exercise_answers(path: Path):
+    nb = nbformat.read(path, as_version=4)
+    titles = [i for i, c in enumerate(nb.cells) if c.cell_type == "markdown" and c.source.startswith("## Exercises")]
+    end = titles[-1] if titles else len(nb.cells)  # exercise answer cells may define what the exercise asks for
+    found = [(i, h) for i, c in enumerate(nb.cells[:end]) if c.cell_type == "code" for h in long_helpers(c.source)]
+    assert not found, f"helpers over {MAX_HELPER_LINES} lines (cell, (name, lines)): {found}"
 
 
 @pytest.mark.parametrize("name", STRATEGY_NOTEBOOKS)

@@ -1,4 +1,4 @@
-"""Plots drawn headless (Agg) on small synthetic tables: the drawn data, units and SIMULATED labels."""
+"""Plots drawn headless (the inline backend, as in a notebook) on small synthetic tables: the drawn data, units and SIMULATED labels."""
 import matplotlib
 import matplotlib.pyplot as plt
 import numpy as np
@@ -13,7 +13,7 @@ from routerlib.routers.base import DecidingCost
 from routerlib.sweep import assign, single_models, sweep
 from routerlib.tables import OutcomeTable, TierTable
 
-matplotlib.use("Agg")
+matplotlib.use("module://matplotlib_inline.backend_inline")
 TIERS = ["cheap", "mid", "expensive"]
 MODELS = ["gpt-4o-mini", "gpt-4o", "gpt-4-turbo"]
 
@@ -172,3 +172,17 @@ def test_plots_draw_on_given_axes():
     assert plots.plot_cost_quality([evaluation(tt, "random")], ax=axes[0, 0]) is fig
     assert plots.plot_threshold_sweep(sweep(tt, scores(tt), [0.2, 0.8]), TIERS, ax=axes[0, 1]) is fig
     assert plots.plot_breakdown(outcome_table(tt), assign(scores(tt), 0.5), tt, ax=axes[1]) is fig
+
+
+def test_mixes_draw_each_routers_shares_and_the_band():
+    mixes = {"a": {"cheap": 0.75, "mid": 0.2, "expensive": 0.05}, "b": {"cheap": 0.1, "mid": 0.3, "expensive": 0.6}}
+    fig = plots.plot_mixes(mixes, simulated=True, title="mix")
+    ax = fig.axes[0]
+    for tier in ("cheap", "mid", "expensive"):
+        heights = [p.get_height() for p in ax.patches if p.get_gid() == tier]
+        assert heights == pytest.approx([100 * m[tier] for m in mixes.values()])
+    bands = [c for c in ax.collections if c.get_gid() == "band"]
+    assert len(bands) == 6  # low and high edge per tier
+    assert [t.get_text() for t in ax.get_xticklabels()] == ["a", "b"]
+    assert "SIMULATED" in ax.get_title() and ax.get_xlabel() and ax.get_ylabel()
+    plt.close(fig)
