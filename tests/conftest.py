@@ -5,7 +5,7 @@ from pathlib import Path
 import matplotlib
 import pytest
 
-matplotlib.use("Agg")
+matplotlib.use("module://matplotlib_inline.backend_inline")  # figures as a notebook draws them
 os.environ["ROUTERLIB_OFFLINE"] = "1"  # no test downloads from the internet; download tests opt in on 127.0.0.1
 REPO = Path(__file__).resolve().parent.parent
 SECRET = "sk-test-DO-NOT-LEAK-0123456789abcdefXYZ"
