@@ -6,6 +6,7 @@ import numpy as np
 import pandas as pd
 
 from .metrics import TARGET_MIX, non_decreasing_convex_hull
+from .routers.registry import names
 
 TIER_COLOURS = {"cheap": "tab:green", "mid": "tab:orange", "expensive": "tab:red"}
 
@@ -126,9 +127,8 @@ def _log_segments(hull, n=24):
     return np.concatenate(xs), np.concatenate(ys)
 
 
-ROUTER_COLOURS = {"random": "tab:blue", "oracle": "k", "classifier": "tab:orange", "cascade": "tab:brown",
-                  "cascade-verifier": "tab:green", "cascade-judge": "tab:olive", "llm": "tab:red",
-                  "rules": "tab:purple"}
+# one colour per router name of the registry (its order), the oracle in black
+ROUTER_COLOURS = {**{n: f"C{i % 10}" for i, n in enumerate(n for n in names() if n != "oracle")}, "oracle": "k"}
 
 
 def plot_cost_quality(evaluations, ax=None, log_x: bool = True):

@@ -7,10 +7,10 @@ from tests_helpers import check_exercise_json
 
 from routerlib.catalog import Catalog
 from routerlib.cli import main
-from routerlib.fifty_queries import run_exercise
+from routerlib.fifty_queries import ROUTERS, run_exercise
 
 
-@pytest.mark.parametrize("router", ["llm", "rules"])
+@pytest.mark.parametrize("router", ROUTERS)
 def test_exercise_json_is_self_consistent(tmp_path, router):
     out = tmp_path / "ex.json"
     assert main(["exercise", "--router", router, "--quiet", "--json", str(out)]) == 0
@@ -19,8 +19,28 @@ def test_exercise_json_is_self_consistent(tmp_path, router):
     s = doc["summary"]
     assert s["mode"] == "simulated" and s["simulated"] is True and "simulated" in s["quality_scale"]
     assert s["router"] == router and len(doc["rows"]) == 50
-    assert s["routed_cost_usd"] < s["baseline_cost_usd"]  # routing saves money on this mix
+    assert s["routed_cost_usd"] < s["baseline_cost_usd"] or router == "always-expensive"  # routing saves here
     assert 0 < s["quality"] <= 1
+    assert (s["router_cost_usd"] > 0) == (router in ("llm", "cascade-judge"))  # rating or judge calls are paid
+
+
+def test_cascade_router_cost_is_the_answers_it_threw_away(tmp_path):
+    result = run_exercise("cascade-judge", progress=False)
+    rows, tiers = result.rows, result.tiers
+    escalated = rows[rows["tier"] != tiers[0]]
+    cheapest_accepted = rows.loc[rows["tier"] == tiers[0], "router_cost_usd"]
+    assert len(escalated) and (escalated["router_cost_usd"] > cheapest_accepted.max()).all()
+    assert (cheapest_accepted > 0).all()  # even an answer accepted at once paid for its judge call
+    assert result.summary["router_simulated"] and "SIMULATED" in result.report()
+
+
+def test_routers_that_learn_from_grades_refuse_live_answers():
+    from routerlib.fifty_queries import exercise_router
+
+    class Live:
+        mode = "live"
+    with pytest.raises(ValueError, match="live answers have no grade"):
+        exercise_router("classifier", Live(), Catalog.load())
 
 
 def test_exercise_command_prints_the_table_offline():

@@ -20,7 +20,7 @@ def _catalog(args) -> Catalog:
 
 
 def cmd_exercise(args) -> int:
-    from ..fifty_queries import make_router, run_exercise
+    from ..fifty_queries import exercise_router, run_exercise
     from ..queries import load_queries
 
     if args.json:
@@ -40,7 +40,7 @@ def cmd_exercise(args) -> int:
         from ..backends.live import OpenAIBackend
         from ..backends.runlog import RunLog
         backend = OpenAIBackend(catalog, concurrency=args.concurrency)
-        router = make_router(args.router, backend, catalog, args.router_model, args.seed)  # fail before any call
+        router = exercise_router(args.router, backend, catalog, args.router_model, args.seed)  # fail before any call
         backend.check_credentials([*catalog.tiers.values(), *([router.router_model] if args.router == "llm" else [])])
         backend.run_log = RunLog(args.run_log or DEFAULT_RUN_LOG)
         done = len(backend.run_log)
