@@ -14,11 +14,12 @@ from .queries import load_queries
 from .routers import make, names
 from .routers.base import Decision, first_reaching
 from .sweep import out_of_fold_scores
-from .tables import GOOD_ENOUGH, TierTable
+from .tables import TierTable
 
 # cascade-verifier learns from recorded answer texts, which the simulator does not write; logprob needs live answers
 NOT_ON_THE_EXERCISE = ("cascade-verifier", "cascade-logprob")
 ROUTERS = tuple(n for n in names() if n not in NOT_ON_THE_EXERCISE)  # what runs on the 50 queries
+LEARN_FROM_ANSWERS = ("classifier", "oracle", "oracle-label")  # decided from every tier's graded answers
 ROW_FIELDS = ["id", "difficulty", "task_type", "tier", "model", "prompt_tokens", "completion_tokens",
               "cost_usd", "router_cost_usd", "quality", "latency_s", "router_latency_s", "error", "router_error",
               "routed_tier", "fallback", "truncated"]
@@ -28,7 +29,7 @@ def exercise_router(name: str, backend, catalog, router_model=None, seed: int = 
     """A router by name for the exercise (see ROUTERS); the LLM router rates with `router_model`."""
     if name not in ROUTERS:
         raise ValueError(f"unknown router {name!r} for the exercise; choose one of {', '.join(ROUTERS)}")
-    if name in ("classifier", "oracle") and backend.mode == "live":
+    if name in LEARN_FROM_ANSWERS and backend.mode == "live":
         raise ValueError(f"--router {name} learns from graded answers, and live answers have no grade; "
                          "run it simulated or on --dataset (replay)")
     params = {"backend": backend, "router_model": router_model} if name == "llm" else {}
@@ -37,35 +38,29 @@ def exercise_router(name: str, backend, catalog, router_model=None, seed: int = 
     return make(name, catalog, seed, **params)
 
 
-def fit_on_answers(router, queries, outcomes: pd.DataFrame, tier_models: dict, seed: int = 0) -> dict:
-    """Score each query with a copy of a learned router fitted on the other queries' answers (5 folds)."""
+def answers_table(queries, outcomes: pd.DataFrame, tier_models: dict) -> TierTable:
+    """The exercise's own answers as a TierTable (quality and cost of each tier on each query)."""
     ids = [q.id for q in queries]
-    prompts = pd.Series([q.text for q in queries], index=pd.Index(ids, name="query_id"))
     models = list(tier_models.values())
     wide = {c: outcomes.pivot_table(index="query_id", columns="model", values=c, aggfunc="first")
-            .reindex(index=ids, columns=models) for c in ("quality", "cost_usd")}
+            .reindex(index=ids, columns=models).to_numpy(float) for c in ("quality", "cost_usd")}
     n = len(ids)
-    tt = TierTable("fifty-queries", list(tier_models), models, wide["quality"].to_numpy(float),
-                   wide["cost_usd"].fillna(0.0).to_numpy(float), prompts, np.full((n, len(models)), None, object),
-                   np.zeros(n), True)
-    scores = out_of_fold_scores(lambda: type(router)(**router.settings()), tt, folds=5, seed=seed)
-    return dict(zip(ids, scores))
+    return TierTable("fifty-queries", list(tier_models), models, np.nan_to_num(wide["quality"]),
+                     np.nan_to_num(wide["cost_usd"]), pd.Series([q.text for q in queries], index=ids),
+                     np.full((n, len(models)), None, object), np.zeros(n), True)
 
 
 def _decide_from_answers(router, queries, outcomes, tier_models, seed) -> list:
-    """Decisions of the classifier (scored out of fold) or the oracle (knowing every tier's answer)."""
-    if router.name == "classifier":
-        scores = fit_on_answers(router, queries, outcomes, tier_models, seed)
+    """Decisions of a router that learns from the answers (scored out of fold, 5 folds) or knows them (oracles)."""
+    tt = answers_table(queries, outcomes, tier_models)
+    if router.uses_test_labels:
+        scores = router.fit(tt).tier_scores(tt)
     else:
-        wide = outcomes.pivot_table(index="query_id", columns="model", values="quality", aggfunc="first")
-        good = (wide.reindex(columns=list(tier_models.values())).fillna(0) >= GOOD_ENOUGH).to_numpy()
-        scores = dict(zip(wide.index, np.column_stack([good[:, :-1], np.ones(len(good))]).astype(float)))
-    tiers, t = list(tier_models), router.threshold_vector()
-    out = []
-    for q in queries:
-        k = int(first_reaching(scores[q.id][None, :], t)[0])
-        out.append(Decision(q.id, tiers[k], tier_models[tiers[k]], score=float(scores[q.id][k])))
-    return out
+        scores = out_of_fold_scores(lambda: type(router)(**router.settings()), tt, folds=5, seed=seed)
+    tiers = list(tier_models)
+    chosen = first_reaching(scores, router.threshold_vector())
+    return [Decision(q.id, tiers[k], tier_models[tiers[k]], score=float(scores[i, k]))
+            for i, (q, k) in enumerate(zip(queries, chosen))]
 
 
 def outcome_table(requests, completions) -> pd.DataFrame:
@@ -197,7 +192,7 @@ def run_exercise(router="llm", backend=None, queries=None, catalog=None, seed=0,
     router_obj = exercise_router(router, backend, catalog, router_model, seed)
     requests = [Request.ask(tier_models[t], q) for q in queries for t in tiers]
     outcomes = outcome_table(requests, backend.complete_many(requests, progress=progress, desc="answers"))
-    if router in ("classifier", "oracle"):  # learned from, or knowing, the answers
+    if router in LEARN_FROM_ANSWERS:
         decisions = _decide_from_answers(router_obj, queries, outcomes, tier_models, seed)
     else:
         decisions = router_obj.route_many(queries, progress=progress)

@@ -128,7 +128,8 @@ def _log_segments(hull, n=24):
 
 
 # one colour per router name of the registry (its order), the oracle in black
-ROUTER_COLOURS = {**{n: f"C{i % 10}" for i, n in enumerate(n for n in names() if n != "oracle")}, "oracle": "k"}
+ROUTER_COLOURS = {**{n: f"C{i % 10}" for i, n in enumerate(n for n in names() if not n.startswith("oracle"))},
+                  "oracle": "k", "oracle-label": "0.45"}
 
 
 def plot_cost_quality(evaluations, ax=None, log_x: bool = True):

@@ -127,19 +127,28 @@ class TierTable:
     prompt_tokens: np.ndarray
     simulated: bool = False
     catalog: Catalog | None = None
+    notes: list = field(default_factory=list)  # what the tier choice replaced or dropped, and queries left out
 
     @classmethod
-    def from_table(cls, table: OutcomeTable, catalog: Catalog | None = None) -> "TierTable":
-        """Use each tier's default model (by default: its best model on this table)."""
+    def from_table(cls, table: OutcomeTable, catalog: Catalog | None = None, notes=()) -> "TierTable":
+        """Use each tier's default model (by default: chosen on this table, see choose_tiers).
+
+        Queries with no recorded quality or cost for a tier model are left out, and a note says how many.
+        """
         catalog = catalog or dataset_catalog(table)
         tiers = list(catalog.tiers)
         models = [catalog.tiers[t] for t in tiers]
-        cost = table.wide("cost_usd")[models].to_numpy(float)
-        if np.isnan(cost).any():
-            raise ValueError(f"{table.name}: some queries have no cost for {models}; drop them or price them")
-        return cls(table.name, tiers, models, table.wide("quality")[models].to_numpy(float), cost,
-                   table.queries["prompt"], table.wide("response")[models].to_numpy(object),
-                   table.wide("prompt_tokens")[models[0]].to_numpy(float), table.simulated, catalog)
+        quality, cost = (table.wide(c)[models].to_numpy(float) for c in ("quality", "cost_usd"))
+        keep = ~(np.isnan(quality).any(axis=1) | np.isnan(cost).any(axis=1))
+        notes = list(notes)
+        if not keep.any():
+            raise ValueError(f"{table.name}: no query has a recorded quality and cost for every tier model {models}")
+        if not keep.all():
+            notes.append(f"left out {int((~keep).sum())} of {len(keep)} queries with no recorded quality or cost "
+                         f"for a tier model")
+        return cls(table.name, tiers, models, quality[keep], cost[keep], table.queries["prompt"][keep],
+                   table.wide("response")[models].to_numpy(object)[keep],
+                   table.wide("prompt_tokens")[models[0]].to_numpy(float)[keep], table.simulated, catalog, notes)
 
     @property
     def n(self) -> int:
@@ -150,11 +159,12 @@ class TierTable:
         idx = np.arange(self.n)[index]
         return TierTable(self.name, self.tiers, self.models, self.quality[idx], self.cost[idx],
                          self.prompts.iloc[idx], self.responses[idx], self.prompt_tokens[idx], self.simulated,
-                         self.catalog)
+                         self.catalog, list(self.notes))
 
     def take_ids(self, query_ids) -> "TierTable":
-        """Rows of these query ids (as split() returns them)."""
-        return self.take(self.prompts.index.get_indexer(pd.Index(query_ids)))
+        """Rows of these query ids (as split() returns them); ids the table left out are skipped."""
+        where = self.prompts.index.get_indexer(pd.Index(query_ids))
+        return self.take(where[where >= 0])
 
     def good(self, good_enough: float = GOOD_ENOUGH) -> np.ndarray:
         """n x K booleans: is this tier's answer good enough (missing quality counts as not)?"""
@@ -182,19 +192,45 @@ def train_test(table: OutcomeTable, test_share: float = 0.5, seed: int = 0, cata
     `catalog` gives the models' tiers and prices (default: the project catalog).
     """
     train_ids, test_ids = split(table, test_share, seed)
-    catalog = dataset_catalog(table.subset(train_ids) if len(train_ids) else table, catalog)
-    tt = TierTable.from_table(table, catalog)
+    catalog, notes = choose_tiers(table.subset(train_ids) if len(train_ids) else table, catalog)
+    tt = TierTable.from_table(table, catalog, notes)
     return tt.take_ids(train_ids), tt.take_ids(test_ids)
 
 
 def dataset_catalog(table: OutcomeTable, catalog: Catalog | None = None) -> Catalog:
-    """A catalog of the table's models; each tier's default is its best model on this table."""
+    """A catalog of the table's models with one model per tier, chosen by choose_tiers()."""
+    return choose_tiers(table, catalog)[0]
+
+
+def choose_tiers(table: OutcomeTable, catalog: Catalog | None = None) -> tuple[Catalog, list]:
+    """Each tier's model: its best on this table, kept only where it costs more and scores better than
+    the tier below (a dominated tier takes its best undominated model, or is dropped). Returns the
+    catalog and notes saying what was replaced or dropped."""
     catalog = catalog or Catalog.load()
     models = [catalog.get(m) for m in table.models]
-    quality = table.wide("quality").mean()
-    order = [t for t in catalog.tiers if any(m.tier == t for m in models)]
-    tiers = {t: max((m for m in models if m.tier == t), key=lambda m: quality.get(m.name, 0)).name for t in order}
-    return Catalog(models, tiers)
+    quality, cost = table.wide("quality").mean(), table.wide("cost_usd").mean()
+    chosen, notes, below = {}, [], None
+    for tier in [t for t in catalog.tiers if any(m.tier == t for m in models)]:
+        candidates = [m.name for m in models if m.tier == tier and not np.isnan(quality.get(m.name, np.nan))]
+        if not candidates:
+            continue
+        best = max(candidates, key=lambda m: quality[m])
+        fine = [m for m in candidates if below is None or (quality[m] > quality[below] and cost[m] > cost[below])]
+        if not fine:
+            notes.append(f"dropped tier {tier!r}: none of its models ({', '.join(candidates)}) both costs more and "
+                         f"scores better than {below} ({chosen_tier(chosen, below)})")
+            continue
+        pick = max(fine, key=lambda m: quality[m])
+        if pick != best:
+            notes.append(f"tier {tier!r}: {best} is dominated by {below} (cheaper and at least as good); "
+                         f"using {pick}")
+        chosen[tier], below = pick, pick
+    return Catalog([m for m in models if m.tier in chosen], chosen), notes
+
+
+def chosen_tier(chosen: dict, model: str) -> str:
+    """The tier a chosen model serves."""
+    return next(t for t, m in chosen.items() if m == model)
 
 
 def cheapest_good_tier(tt: TierTable, good_enough: float = GOOD_ENOUGH) -> np.ndarray:

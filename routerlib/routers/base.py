@@ -79,7 +79,8 @@ class Router:
     name = "router"
     simulated = False  # True where the router's own decisions are simulated (ratings, judge verdicts)
     uses_thresholds = True  # False where scores are a step (one named tier): thresholds change nothing
-    answers_while_routing = False  # True for a cascade: route() already holds the answer (Decision.calls)
+    answers_while_routing = False
+    uses_test_labels = False  # True for the oracles: they read the outcomes they are scored on  # True for a cascade: route() already holds the answer (Decision.calls)
 
     def __init__(self, thresholds=None, catalog: Catalog | None = None):
         self.thresholds = thresholds

@@ -62,16 +62,16 @@ class AlwaysRouter(Router):
         return f"AlwaysRouter({self.tier!r})"
 
 
-class OracleRouter(Router):
-    """Knows the outcomes: the cheapest tier that is good enough, else the best-quality one.
+class LabelOracleRouter(Router):
+    """Knows the outcomes: each query to the cheapest tier that is good enough, else the best-quality one.
 
-    Scores are that step, nudged by a little seeded noise so a threshold sweep can also trade
-    off part of the way (sending first the queries that need a dearer tier). It uses the test
-    labels: an upper reference, never a deployable router. route() works only for queries whose
-    outcomes it has seen (in fit() or tier_scores()).
+    A policy derived from the test labels, not an upper bound: it ignores how much better a dearer
+    tier is. Scores are that step, nudged by seeded noise so a sweep can trade off part of the way.
+    route() works only for queries whose outcomes it has seen (in fit() or tier_scores()).
     """
 
-    name = "oracle"
+    name = "oracle-label"
+    uses_test_labels = True
 
     def __init__(self, good_enough: float = GOOD_ENOUGH, seed: int = 0, thresholds=None, catalog=None):
         super().__init__(thresholds, catalog)
@@ -88,18 +88,86 @@ class OracleRouter(Router):
         noise = np.random.default_rng(self.seed).random(step.shape) * 0.01
         scores = step * 0.99 + noise
         scores[:, -1] = 1.0
+        return self._remember(tt, scores)
+
+    def _remember(self, tt, scores) -> np.ndarray:
         self._seen = {**getattr(self, "_seen", {}), **dict(zip(tt.prompts.index, scores))}
         return scores
 
     def query_scores(self, query) -> np.ndarray:
         scores = getattr(self, "_seen", {}).get(query.id)
         if scores is None:
-            raise ValueError(f"the oracle knows only queries with recorded outcomes; {query.id!r} is not among "
-                             "those it has seen (fit or score a table that holds it)")
+            raise ValueError(f"the {self.name} router knows only queries with recorded outcomes; {query.id!r} is "
+                             "not among those it has seen (fit or score a table that holds it)")
         return scores
 
     def settings(self) -> dict:
         return {"good_enough": self.good_enough, "seed": self.seed}
 
     def __repr__(self):
-        return f"OracleRouter(good_enough={self.good_enough:.3f}, seed={self.seed})"
+        return f"LabelOracleRouter(good_enough={self.good_enough:.3f}, seed={self.seed})"
+
+
+class OracleRouter(LabelOracleRouter):
+    """The upper bound: knowing every outcome, the best quality any assignment reaches at each budget.
+
+    Each query's upgrades (cheapest tier up its cost-quality hull) are ranked by quality gained per
+    extra dollar, across all queries; a higher threshold buys the next upgrades in that order. Its
+    curve is the most any router can reach on these queries. It uses the test labels.
+    """
+
+    name = "oracle"
+
+    def __init__(self, seed: int = 0, thresholds=None, catalog=None):
+        Router.__init__(self, thresholds, catalog)
+        self.seed = seed
+
+    def tier_scores(self, tt) -> np.ndarray:
+        query, low, high, _ = upgrades(tt)
+        scores = np.ones((tt.n, len(tt.tiers)))
+        rank = (np.arange(len(query)) + 1) / (len(query) + 1)  # the k-th best upgrade happens at threshold rank[k]
+        for k in range(len(tt.tiers) - 1):  # an upgrade from tier lo to hi leaves every tier in between at once
+            leaves = (low <= k) & (k < high)
+            scores[query[leaves], k] = rank[leaves]
+        return self._remember(tt, scores)
+
+    def settings(self) -> dict:
+        return {"seed": self.seed}
+
+    def __repr__(self):
+        return f"OracleRouter(seed={self.seed})"
+
+
+def upgrades(tt):
+    """Every query's upgrades along its cost-quality hull, best gain per dollar first (ties: cheaper first).
+
+    Returns arrays (query, from tier, to tier, gain per dollar). Missing quality counts as 0.
+    """
+    quality, cost = np.nan_to_num(tt.quality, nan=0.0), np.asarray(tt.cost, float)
+    n, k = quality.shape
+    rows = np.arange(n)
+    at, found = np.zeros(n, int), []
+    for _ in range(k - 1):  # each query climbs its hull one upgrade at a time
+        later = np.arange(k)[None, :] > at[:, None]
+        gain = (quality - quality[rows, at][:, None]) / np.maximum(cost - cost[rows, at][:, None], 1e-12)
+        gain = np.where(later, gain, -np.inf)
+        step, best = gain.argmax(axis=1), gain.max(axis=1)  # argmax: the cheaper tier among equal ratios
+        moving = best > 0
+        found.append(np.column_stack([rows[moving], at[moving], step[moving], best[moving], cost[rows, step][moving]]))
+        at = np.where(moving, step, at)
+    table = np.concatenate(found) if found else np.zeros((0, 5))
+    table = table[np.lexsort((table[:, 4], -table[:, 3]))]
+    return table[:, 0].astype(int), table[:, 1].astype(int), table[:, 2].astype(int), table[:, 3]
+
+
+def frontier(tt) -> tuple[np.ndarray, np.ndarray]:
+    """The oracle's exact curve: $ per 1k requests and mean quality after each upgrade, all-cheapest first.
+
+    Between two points, mixing the two assignments reaches the straight line, so no router's point
+    can lie above this piecewise-linear curve.
+    """
+    query, low, high, _ = upgrades(tt)
+    quality = np.nan_to_num(tt.quality, nan=0.0)
+    spent = np.r_[tt.cost[:, 0].sum(), tt.cost[query, high] - tt.cost[query, low]].cumsum()
+    gained = np.r_[quality[:, 0].sum(), quality[query, high] - quality[query, low]].cumsum()
+    return spent / tt.n * 1000, gained / tt.n

@@ -18,6 +18,11 @@ def _oracle(catalog, seed=0, **kw):
     return OracleRouter(seed=seed, catalog=catalog, **kw)
 
 
+def _label_oracle(catalog, seed=0, **kw):
+    from .baselines import LabelOracleRouter
+    return LabelOracleRouter(seed=seed, catalog=catalog, **kw)
+
+
 def _rules(catalog, seed=0, **kw):
     from .rules import RuleRouter
     return RuleRouter(catalog=catalog, **kw)
@@ -54,7 +59,7 @@ def _always(tier):
     return build
 
 
-BUILDERS = {"random": _random, "oracle": _oracle, "rules": _rules, "classifier": _classifier,
+BUILDERS = {"random": _random, "oracle": _oracle, "oracle-label": _label_oracle, "rules": _rules, "classifier": _classifier,
             "cascade": _cascade("heuristic"), "cascade-verifier": _cascade("verifier"),
             "cascade-judge": _cascade("judge"), "cascade-logprob": _cascade("logprob"), "llm": _llm}
 LIVE_ONLY = ("cascade-logprob",)  # needs live answers with log-probabilities: no recorded table has them

@@ -75,8 +75,8 @@ def save_router(router, path, thresholds=None, tiers=None, catalog=None, name=No
     if not isinstance(router, Router) or not isinstance(kind, str) or not (kind in known or kind.startswith("always-")):
         raise RouterFileError(f"cannot save {type(router).__name__} (router name {kind!r}); save_router takes a router "
                               f"of the registry: {', '.join(known)} or always-<tier>")
-    if kind == "oracle":
-        raise RouterFileError(f"cannot save {type(router).__name__}: the oracle knows only the outcomes it was shown "
+    if router.uses_test_labels:
+        raise RouterFileError(f"cannot save {type(router).__name__}: an oracle knows only the outcomes it was shown "
                               "(test labels); it is a reference to compare with, not a router to deploy")
     catalog = catalog or getattr(router, "catalog", None) or Catalog.load()
     tiers = dict(tiers or router.tier_models())
