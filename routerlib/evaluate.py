@@ -1,23 +1,51 @@
-"""Run any routing strategy on an outcome table: fit on a train split, sweep and score on the test split."""
+"""One router on one split of an outcome table: fit on the train split, sweep and score on the test split."""
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-from . import datasets
 from .backends.simulated import DEFAULT_ROUTER_ACCURACY
-from .metrics import aiq, apgr, cost_at_quality, cpt, finite_or_none, pair_curve
+from .metrics import (
+    aiq,
+    apgr,
+    cost_at_quality,
+    cpt,
+    finite_or_none,
+    optimal_cost_ratio,
+    optimal_selection_rate,
+    pair_curve,
+)
+from .queries import perturb
 from .routers import make
 from .routers import names as router_names
+from .routers.base import DEFAULT_THRESHOLD
 from .routers.classifier import ClassifierRouter
-from .sweep import assign, calibrate_mix, out_of_fold_scores, single_models, sweep
-from .tables import OutcomeTable, TierTable, train_test
+from .sweep import (
+    assign,
+    calibrate_budget,
+    calibrate_mix,
+    calibrate_quality,
+    out_of_fold_scores,
+    outcomes_of,
+    single_models,
+    sweep,
+)
+from .tables import GOOD_ENOUGH, OutcomeTable, TierTable, train_test
 
 QUALITY_TARGET = 0.95  # share of the best single model's quality for the cost-at-quality figure
+MIN_GAP = 0.02  # strong minus weak quality below this: APGR and CPT divide by almost nothing, so they are null
+MIX_TARGETS = {2: [0.7, 0.3], 3: [0.75, 0.20, 0.05]}  # the target mix, per number of tiers
+METRIC_NOTES = {
+    "apgr": "RouteLLM's pair metric (cheapest vs dearest tier); counts no router or cascade cost",
+    "cpt50": "% strong calls for 50% of the gap (RouteLLM); counts no router or cascade cost",
+    "aiq": "RouterBench: mean of the router's non-decreasing convex hull over the cost range of every single "
+           "model on the test split (0 below its cheapest point); counts router and cascade cost",
+    "cost_per_1k_at_95pct_best": "least $/1k on the hull keeping 95% of the best single quality; thresholds chosen "
+                                 "on the test labels (optimistic); counts router and cascade cost",
+    "deployable": "thresholds calibrated on the train split, then measured on the test split",
+}
 
 
 @dataclass
@@ -35,6 +63,7 @@ class Evaluation:
     n_test: int
     simulated: bool
     notes: dict = field(default_factory=dict)
+    extra: dict = field(default_factory=dict)  # apgr_points, tier_models, deployable operating points
 
     def to_json(self) -> dict:
         mix_cols = [f"share_{t}" for t in self.tiers]
@@ -45,10 +74,10 @@ class Evaluation:
         return {"dataset": self.dataset, "router": self.router, "n_queries": self.n_test,
                 "split": {"train": self.n_train, "test": self.n_test}, "models": dict(zip(self.tiers, self.models)),
                 "simulated": self.simulated, "curve": curve,
-                "metrics": {k: finite_or_none(v) for k, v in self.metrics.items()},
+                "metrics": {k: finite_or_none(v) if not isinstance(v, str) else v for k, v in self.metrics.items()},
                 "strong_quality": finite_or_none(self.metrics["strong_quality"]),
                 "weak_quality": finite_or_none(self.metrics["weak_quality"]),
-                "notes": self.notes}
+                **_json_safe(self.extra), "notes": self.notes}
 
     @property
     def mix(self) -> dict:
@@ -57,14 +86,25 @@ class Evaluation:
 
     def __repr__(self):
         m = self.metrics
-        return (f"Evaluation({self.router} on {self.dataset}: APGR={m['apgr']:.3f}, AIQ={m['aiq']:.3f}, "
-                f"{self.n_test} test queries)")
+        apgr_text = "n/a" if m["apgr"] is None or m["apgr"] != m["apgr"] else f"{m['apgr']:.3f}"
+        return f"Evaluation({self.router} on {self.dataset}: APGR={apgr_text}, AIQ={m['aiq']:.3f}, {self.n_test} test queries)"
+
+
+def _json_safe(x):
+    if isinstance(x, dict):
+        return {k: _json_safe(v) for k, v in x.items()}
+    if isinstance(x, (list, tuple)):
+        return [_json_safe(v) for v in x]
+    return finite_or_none(x)
 
 
 def evaluate_router(table: OutcomeTable, name: str, seed: int = 0, test_share: float = 0.5,
                     router_accuracy: float = DEFAULT_ROUTER_ACCURACY, halves=None, router=None,
-                    catalog=None) -> Evaluation:
-    """Fit on the train split, then sweep thresholds on the test split (`router` overrides the name's default)."""
+                    catalog=None, deployable: bool = True) -> Evaluation:
+    """Fit on the train split, then sweep thresholds on the test split (`router` overrides the name's default).
+
+    A router without thresholds (rules, llm, always-<tier>) has one operating point, its own.
+    """
     train, test = halves or train_test(table, test_share, seed, catalog)
     if train.n < 2 or test.n < 2:
         raise ValueError(f"{table.name}: a split of {train.n} train / {test.n} test queries is too small; "
@@ -73,42 +113,63 @@ def evaluate_router(table: OutcomeTable, name: str, seed: int = 0, test_share: f
     router = router if router is not None else make(name, test.catalog, seed, **params)
     router.fit(train)
     scores, cost = router.tier_scores(test), router.deciding_cost(test)
-    curve = sweep(test, scores, cost=cost)
+    curve = sweep(test, scores, None if router.uses_thresholds else [DEFAULT_THRESHOLD], cost)
     singles = single_models(test)
-    metrics = curve_metrics(test, scores, curve, singles)
+    metrics = curve_metrics(test, scores, curve, singles, every_model(table, test))
     metrics["router_cost_per_1k"] = float(np.sum(cost.per_query)) / test.n * 1000
-    at_half = sweep(test, scores, [0.5], cost).iloc[0]
-    metrics.update({f"at_0.5_{k}": float(v) for k, v in at_half.items() if k != "threshold"})
+    at = assign(scores, router.threshold_vector())
+    point = outcomes_of(test, at[None, :], cost).iloc[0]
+    metrics.update({f"at_0.5_{k}": float(v) for k, v in point.items()})
+    metrics["optimal_selection_rate"] = optimal_selection_rate(at, test.quality, test.cost, GOOD_ENOUGH)
+    metrics["optimal_cost_ratio"] = optimal_cost_ratio(at, test.quality, test.cost, GOOD_ENOUGH,
+                                                       float(point["cost_usd"] - test.cost[np.arange(test.n), at].sum()))
+    metrics["robustness"] = robustness(router, test, at, seed)
     simulated = table.simulated or router.simulated
-    notes = {"router": repr(router), "good_enough": "normalised quality >= 7/9 (correct, or judge score 8+)"}
+    notes = {"router": repr(router), "good_enough": "normalised quality >= 7/9 (correct, or judge score 8+)",
+             "metrics": METRIC_NOTES, "tiers": test.notes}
+    if router.uses_test_labels:
+        notes["test_labels"] = "this router reads the test outcomes: a reference, not a deployable router"
     if router.simulated and not table.simulated:
         notes["simulated"] = ("LLM ratings simulated against the outcome-derived difficulty" if name == "llm"
                               else "judge verdicts simulated against the recorded quality")
     if hasattr(router, "cache_info"):
         notes["decision_cache"] = router.cache_info()
+    extra = {"apgr_points": metrics.pop("apgr_points"), "tier_models": tier_models(train)}
+    if deployable and router.uses_thresholds:
+        extra["deployable"] = deployable_points(router, train, test, scores, cost, seed)
     return Evaluation(table.name, name, curve, metrics, singles, test.tiers, test.models, train.n, test.n,
-                      simulated, notes)
+                      simulated, notes, extra)
 
 
-def curve_metrics(tt: TierTable, scores: np.ndarray, curve: pd.DataFrame, singles: pd.DataFrame) -> dict:
-    """Pair metrics (cheapest vs dearest tier, RouteLLM), AIQ and cost at 95% quality (RouterBench)."""
+def curve_metrics(tt: TierTable, scores: np.ndarray, curve: pd.DataFrame, singles: pd.DataFrame,
+                  models: pd.DataFrame | None = None) -> dict:
+    """Pair metrics (cheapest vs dearest tier, RouteLLM), AIQ and cost at 95% quality (RouterBench).
+
+    AIQ's cost range spans every single model of `models` (default: the tier models) on these queries.
+    """
     weak, strong = float(np.nanmean(tt.quality[:, 0])), float(np.nanmean(tt.quality[:, -1]))
     pair = _pair_points(tt, scores)
     gap = strong - weak
     best = float(singles["quality"].max())
-    cost_range = (float(singles["cost_per_1k"].min()), float(singles["cost_per_1k"].max()))
+    models = singles if models is None else models
+    cost_range = (float(models["cost_per_1k"].min()), float(models["cost_per_1k"].max()))
     at95 = cost_at_quality(curve["cost_per_1k"], curve["quality"], QUALITY_TARGET * best)
     all_top = float(singles["cost_per_1k"].iloc[-1])
-    return {
-        "weak_quality": weak, "strong_quality": strong, "best_single_quality": best,
-        "apgr": apgr(pair["strong_pct"], pair["quality"], weak, strong) if gap else float("nan"),
-        "cpt50": cpt(pair["strong_pct"], pair["quality"], weak, strong, 0.5) if gap else float("nan"),
-        "cpt80": cpt(pair["strong_pct"], pair["quality"], weak, strong, 0.8) if gap else float("nan"),
-        "aiq": aiq(curve["cost_per_1k"], curve["quality"], cost_range),
-        "cost_per_1k_at_95pct_best": at95 if at95 is not None else float("nan"),
-        "all_expensive_cost_per_1k": all_top,
-        "savings_factor_at_95pct_best": all_top / at95 if at95 else float("nan"),
-    }
+    fragile = gap < MIN_GAP
+    pair_metric = {"apgr": lambda: apgr(pair["strong_pct"], pair["quality"], weak, strong),
+                   "cpt50": lambda: cpt(pair["strong_pct"], pair["quality"], weak, strong, 0.5),
+                   "cpt80": lambda: cpt(pair["strong_pct"], pair["quality"], weak, strong, 0.8)}
+    out = {"weak_quality": weak, "strong_quality": strong, "best_single_quality": best,
+           **{k: None if fragile else f() for k, f in pair_metric.items()},
+           "apgr_note": (f"null: the dearest tier beats the cheapest by {gap:.3f} on this split, under {MIN_GAP} of "
+                         "the quality scale, so the gap APGR and CPT divide by is noise") if fragile else None,
+           "apgr_points": pair[["strong_pct", "quality"]].to_dict("list"),
+           "aiq": aiq(curve["cost_per_1k"], curve["quality"], cost_range),
+           "aiq_cost_range_per_1k": list(cost_range),
+           "cost_per_1k_at_95pct_best": at95 if at95 is not None else float("nan"),
+           "all_expensive_cost_per_1k": all_top,
+           "savings_factor_at_95pct_best": all_top / at95 if at95 else float("nan")}
+    return out
 
 
 def _pair_points(tt: TierTable, scores: np.ndarray) -> pd.DataFrame:
@@ -117,10 +178,69 @@ def _pair_points(tt: TierTable, scores: np.ndarray) -> pd.DataFrame:
     return pair_curve(strong_score, tt.quality[:, 0], tt.quality[:, -1])
 
 
+def every_model(table: OutcomeTable, tt: TierTable) -> pd.DataFrame:
+    """Each model of the table answering the same queries: $ per 1k requests and mean quality."""
+    ids = tt.prompts.index
+    return pd.DataFrame({"cost_per_1k": table.wide("cost_usd").loc[ids].mean() * 1000,
+                         "quality": table.wide("quality").loc[ids].mean()}).dropna()
+
+
+def tier_models(train: TierTable) -> list:
+    """The tier models chosen on the train split, with their quality and $ per 1k requests there."""
+    return [{"tier": t, "model": m, "quality": float(np.nanmean(train.quality[:, k])),
+             "cost_per_1k": float(train.cost[:, k].mean() * 1000)} for k, (t, m) in enumerate(zip(train.tiers, train.models))]
+
+
+def robustness(router, tt: TierTable, decided: np.ndarray, seed: int = 0, variants: int = 2) -> float:
+    """Share of decisions unchanged when each prompt gets a seeded, meaning-preserving edit (RouterArena)."""
+    rng = np.random.default_rng(seed)
+    same = []
+    for _ in range(variants):
+        edited = TierTable(**{**vars(tt), "prompts": tt.prompts.map(lambda p: perturb(p, rng))})
+        same.append(assign(router.tier_scores(edited), router.threshold_vector()) == decided)
+    router.tier_scores(tt)  # leave any per-table memory on the real prompts
+    return float(np.mean(same))
+
+
+def deployable_points(router, train: TierTable, test: TierTable, scores, cost, seed: int = 0) -> dict:
+    """Thresholds calibrated on the train split (learned routers: out-of-fold scores), measured on the test split.
+
+    Targets: 95% of the best single quality, the seed's traffic mix, and a budget of half the
+    all-expensive cost.
+    """
+    if not router.uses_test_labels and router.fitted_part() is not None:  # learned: its own train scores flatter it
+        train_scores = out_of_fold_scores(lambda: make(router.name, router.catalog, seed, **router.settings()), train,
+                                          folds=3, seed=seed)
+    else:
+        train_scores = router.tier_scores(train)
+    train_cost = router.deciding_cost(train)
+    router.tier_scores(test)  # leave any per-table memory on the test split
+    all_top = float(train.cost[:, -1].mean() * 1000)
+    chosen = {}
+    for target, pick in [("quality_95pct", lambda: calibrate_quality(train, train_scores, QUALITY_TARGET, train_cost)),
+                         ("budget_half", lambda: calibrate_budget(train, train_scores, all_top / 2, train_cost))]:
+        try:
+            chosen[target] = [float(pick()["threshold"])] * (len(test.tiers) - 1)
+        except ValueError:
+            chosen[target] = None
+    chosen["mix"] = calibrate_mix(train_scores, MIX_TARGETS.get(len(test.tiers), [1 / len(test.tiers)] * len(test.tiers))).tolist()
+    out = {}
+    for target, t in chosen.items():
+        if t is None:
+            out[target] = {"reached_on_train": False}
+            continue
+        row = outcomes_of(test, assign(scores, t)[None, :], cost).iloc[0]
+        out[target] = {"thresholds": t, "cost_per_1k": float(row["cost_per_1k"]), "quality": float(row["quality"]),
+                       "traffic_mix": {tier: float(row[f"share_{tier}"]) for tier in test.tiers}}
+    out["targets"] = {"quality_95pct": QUALITY_TARGET, "budget_half_per_1k": all_top / 2,
+                      "mix": MIX_TARGETS.get(len(test.tiers))}
+    return out
+
+
 def evaluate_all(table: OutcomeTable, names=None, seed: int = 0, test_share: float = 0.5, catalog=None,
-                 **kw) -> dict:
+                 halves=None, **kw) -> dict:
     """name -> Evaluation of every named router on the same split (always-<tier> only for tiers it has)."""
-    halves = train_test(table, test_share, seed, catalog)
+    halves = halves or train_test(table, test_share, seed, catalog)
     names = names or default_names(halves[1].tiers)
     return {n: evaluate_router(table, n, seed, halves=halves, **kw) for n in names
             if not n.startswith("always-") or n[len("always-"):] in halves[1].tiers}
@@ -132,41 +252,26 @@ def default_names(tiers) -> list:
 
 
 HEADLINE = ("apgr", "cpt50", "cpt80", "aiq", "cost_per_1k_at_95pct_best", "savings_factor_at_95pct_best",
-            "router_cost_per_1k")
+            "router_cost_per_1k", "optimal_selection_rate", "optimal_cost_ratio", "robustness")
 
 
 def metrics_table(evaluations: dict, columns=HEADLINE) -> pd.DataFrame:
     """One row per router (name -> Evaluation): the headline metrics, the best quality reached, simulated or not."""
     rows = [{"router": name, **{k: e.metrics[k] for k in columns}, "max_quality": float(e.curve["quality"].max()),
              "simulated": e.simulated} for name, e in evaluations.items()]
-    return pd.DataFrame(rows).set_index("router")
-
-
-def compare(table: OutcomeTable, names=None, seed: int = 0, singles: bool = False, **kw) -> pd.DataFrame:
-    """Every named router's headline metrics on the same split (and, with `singles`, every model alone)."""
-    evaluations = evaluate_all(table, names, seed, **kw)
-    rows = metrics_table(evaluations).reset_index().to_dict("records")
-    if singles:
-        e = next(iter(evaluations.values()))
-        halves = train_test(table, kw.get("test_share", 0.5), seed, kw.get("catalog"))
-        rows += single_model_rows(table, halves[1], e.metrics["best_single_quality"],
-                                  e.metrics["all_expensive_cost_per_1k"])
-    return pd.DataFrame(rows).set_index("router")
+    return pd.DataFrame(rows).set_index("router").astype({k: float for k in columns})
 
 
 def single_model_rows(table: OutcomeTable, test: TierTable, best: float, all_top: float) -> list[dict]:
     """Each model of the table answering every held-out query: its quality, and its cost if within 95% of best."""
-    ids = test.prompts.index
-    quality, cost = table.wide("quality").loc[ids].mean(), table.wide("cost_usd").loc[ids].mean() * 1000
+    models = every_model(table, test).sort_values("quality", ascending=False)
     rows = []
-    for model in quality.sort_values(ascending=False).index:
-        at95 = cost[model] if quality[model] >= QUALITY_TARGET * best else float("nan")
+    for model, r in models.iterrows():
+        at95 = r["cost_per_1k"] if r["quality"] >= QUALITY_TARGET * best else float("nan")
         rows.append({"router": f"model: {model}", "cost_per_1k_at_95pct_best": at95,
                      "savings_factor_at_95pct_best": all_top / at95, "router_cost_per_1k": 0.0,
-                     "max_quality": float(quality[model]), "simulated": table.simulated})
+                     "max_quality": float(r["quality"]), "simulated": table.simulated})
     return rows
-
-
 
 
 def mix_transfer(table: OutcomeTable, target=None, seed: int = 0, catalog=None) -> dict:
@@ -177,34 +282,10 @@ def mix_transfer(table: OutcomeTable, target=None, seed: int = 0, catalog=None) 
     largest miss, in share points.
     """
     train, test = train_test(table, 0.5, seed, catalog)
-    target = np.asarray(target if target is not None else ([0.75, 0.20, 0.05] if len(test.tiers) == 3 else [0.7, 0.3]))
+    target = np.asarray(target if target is not None else MIX_TARGETS.get(len(test.tiers), [0.7, 0.3]))
     thresholds = calibrate_mix(out_of_fold_scores(ClassifierRouter, train, seed=seed), target)
     reached = np.bincount(assign(ClassifierRouter().fit(train).tier_scores(test), thresholds),
                           minlength=len(target)) / test.n
     return {"dataset": table.name, "train": train.n, "test": test.n, "tiers": test.tiers,
             "target": target.tolist(), "reached": reached.round(4).tolist(),
             "max_miss_points": float(np.abs(reached - target).max() * 100)}
-
-
-# --- beside RouteLLM's published figures ---
-
-PUBLISHED = Path(__file__).resolve().parent.parent / "data" / "published_routellm.json"
-OURS = ("random", "rules", "classifier", "cascade-verifier", "oracle")
-
-
-def routellm_published(path=PUBLISHED) -> dict:
-    """The published figures, their source and notes (data/published_routellm.json)."""
-    return json.loads(Path(path).read_text(encoding="utf-8"))
-
-
-def beside_routellm(data_dir=None, seed: int = 0, routers=OURS, catalog=None) -> pd.DataFrame:
-    """One row per (dataset, router): ours on the held-out half, theirs as published."""
-    published, rows = routellm_published(), []
-    for name, theirs in published["results"].items():
-        ours = compare(datasets.load(name, data_dir, catalog), names=routers, seed=seed, catalog=catalog)
-        rows += [{"dataset": name, "source": "routerlib", "router": r, "trained on": "train half of this benchmark"
-                  if r in ("classifier", "cascade-verifier") else "-", "apgr": ours.at[r, "apgr"],
-                  "cpt50": ours.at[r, "cpt50"]} for r in ours.index]
-        rows += [{"dataset": name, "source": "RouteLLM paper", "router": t["router"], "trained on": t["trained_on"],
-                  "apgr": t["apgr"], "cpt50": t["cpt50"]} for t in theirs]
-    return pd.DataFrame(rows)

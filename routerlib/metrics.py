@@ -129,3 +129,42 @@ def cost_at_quality(cost, quality, target: float) -> float | None:
     if hull[0, 1] >= target:
         return float(hull[0, 0])
     return float(np.interp(target, hull[:, 1], hull[:, 0]))
+
+
+# --- how much a figure moves over splits ---
+
+def interval(values, level: float = 0.95) -> tuple[float, float, float]:
+    """(mean, low, high): the mean of per-split values with its t interval (NaN values are left out)."""
+    from scipy import stats
+
+    v = np.asarray([x for x in values if x is not None and np.isfinite(x)], float)
+    if not len(v):
+        return float("nan"), float("nan"), float("nan")
+    mean = float(v.mean())
+    if len(v) < 2:
+        return mean, float("nan"), float("nan")
+    half = float(stats.t.ppf(0.5 + level / 2, len(v) - 1) * v.std(ddof=1) / np.sqrt(len(v)))
+    return mean, mean - half, mean + half
+
+
+# --- RouterArena's selection metrics (arXiv 2510.00202), at one operating point ---
+
+def optimal_tiers(quality, cost, good_enough: float) -> np.ndarray:
+    """Per query, the cheapest tier whose answer is good enough; the cheapest tier where none is."""
+    good = np.nan_to_num(np.asarray(quality, float), nan=-1.0) >= good_enough
+    cost = np.asarray(cost, float)
+    dear = np.where(good, cost, np.inf)
+    return np.where(good.any(axis=1), dear.argmin(axis=1), cost.argmin(axis=1))
+
+
+def optimal_selection_rate(assignment, quality, cost, good_enough: float) -> float:
+    """Share of queries sent to their optimal tier (the cheapest good-enough one)."""
+    return float(np.mean(np.asarray(assignment) == optimal_tiers(quality, cost, good_enough)))
+
+
+def optimal_cost_ratio(assignment, quality, cost, good_enough: float, deciding_usd: float = 0.0) -> float:
+    """Cost of the optimal choices over what the router spent (deciding included), at most 1."""
+    rows, cost = np.arange(len(cost)), np.asarray(cost, float)
+    best = cost[rows, optimal_tiers(quality, cost, good_enough)].sum()
+    spent = cost[rows, np.asarray(assignment)].sum() + deciding_usd
+    return float(min(1.0, best / spent)) if spent > 0 else 1.0

@@ -70,3 +70,35 @@ def load_queries(path=None) -> list[Query]:
     if not queries:
         raise ValueError(f"{path} holds no queries; expected one JSON object per line with 'id' and 'text'")
     return queries
+
+
+PERTURBATIONS = ("typo", "casing", "whitespace", "punctuation", "clauses")
+
+
+def perturb(text: str, rng, kind: str | None = None) -> str:
+    """The same request with one meaning-preserving edit (RouterArena's robustness check), seeded by `rng`."""
+    kind = kind or PERTURBATIONS[rng.integers(len(PERTURBATIONS))]
+    words = text.split(" ")
+    if kind == "typo":  # swap two neighbouring letters inside one longer word
+        long = [i for i, w in enumerate(words) if len(w) >= 4 and w.isalpha()]
+        if long:
+            i = long[rng.integers(len(long))]
+            j = int(rng.integers(1, len(words[i]) - 2))
+            w = words[i]
+            words[i] = w[:j] + w[j + 1] + w[j] + w[j + 2:]
+        return " ".join(words)
+    if kind == "casing":
+        return text.lower() if rng.random() < 0.5 else text[:1].upper() + text[1:].lower()
+    if kind == "whitespace":
+        i = int(rng.integers(len(words)))
+        return " ".join(words[:i] + [""] + words[i:]) + " \n"
+    if kind == "punctuation":
+        stripped = text.rstrip()
+        return stripped[:-1] if stripped[-1:] in ".?!" else stripped + ("?" if rng.random() < 0.5 else ".")
+    parts = [p for p in text.replace("? ", "?\0").replace(". ", ".\0").split("\0") if p]  # clauses: reorder sentences
+    if len(parts) < 2:
+        parts = text.split(", ", 1)[::-1] if ", " in text else [text]
+        return ", ".join(parts)
+    i = int(rng.integers(len(parts) - 1))
+    parts[i], parts[i + 1] = parts[i + 1], parts[i]
+    return " ".join(parts)

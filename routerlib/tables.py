@@ -174,24 +174,25 @@ class TierTable:
         return f"TierTable({self.name!r}, {self.n} queries, tiers={dict(zip(self.tiers, self.models))})"
 
 
-def split(table: OutcomeTable, test_share: float = 0.5, seed: int = 0):
-    """Train and test query ids: the dataset's own split where it has one, else a seeded random one."""
+def split(table: OutcomeTable, test_share: float = 0.5, seed: int = 0, own_split: bool = True):
+    """Train and test query ids: the dataset's own split where it has one (and `own_split`), else a seeded random one."""
     if not 0 < test_share <= 1:
         raise ValueError(f"test_share must be above 0 and at most 1, got {test_share}")
     q = table.queries
-    if "split" in q and set(q["split"]) >= {"train", "test"}:
+    if own_split and "split" in q and set(q["split"]) >= {"train", "test"}:
         return q.index[q["split"] == "train"], q.index[q["split"] == "test"]
     order = np.random.default_rng(seed).permutation(len(q))
     cut = int(round(len(q) * (1 - test_share)))
     return q.index[np.sort(order[:cut])], q.index[np.sort(order[cut:])]
 
 
-def train_test(table: OutcomeTable, test_share: float = 0.5, seed: int = 0, catalog: Catalog | None = None):
+def train_test(table: OutcomeTable, test_share: float = 0.5, seed: int = 0, catalog: Catalog | None = None,
+               own_split: bool = True):
     """(train, test) TierTables; each tier's model is its best on the train queries only (no peeking).
 
     `catalog` gives the models' tiers and prices (default: the project catalog).
     """
-    train_ids, test_ids = split(table, test_share, seed)
+    train_ids, test_ids = split(table, test_share, seed, own_split)
     catalog, notes = choose_tiers(table.subset(train_ids) if len(train_ids) else table, catalog)
     tt = TierTable.from_table(table, catalog, notes)
     return tt.take_ids(train_ids), tt.take_ids(test_ids)

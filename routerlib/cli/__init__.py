@@ -14,6 +14,7 @@ from ..backends.simulated import DEFAULT_ROUTER_ACCURACY
 from ..catalog import CatalogError, UnknownModelError
 from ..fifty_queries import ROUTERS
 from ..routers import names as router_names
+from ..spread import DEFAULT_SPLITS
 from . import commands as c
 
 
@@ -106,6 +107,10 @@ def build_parser() -> argparse.ArgumentParser:
     ev.add_argument("--test-share", type=_share, default=0.5, help="share of queries held out (if no split given)")
     ev.add_argument("--router-accuracy", type=_accuracy, default=DEFAULT_ROUTER_ACCURACY,
                     help="llm router: chance the simulated rating is right")
+    ev.add_argument("--splits", type=_positive_int, default=DEFAULT_SPLITS,
+                    help=f"random splits to repeat split, fit and score on (default {DEFAULT_SPLITS}; 1: the "
+                         "dataset's own split where it has one)")
+    ev.add_argument("--quiet", action="store_true", help="no progress bar")
 
     co = _command(sub, "compare", "every router's headline metrics on recorded datasets", c.cmd_compare,
                   [data_dir, seed, catalog, json_out, markdown])
@@ -113,9 +118,14 @@ def build_parser() -> argparse.ArgumentParser:
     co.add_argument("--router", nargs="+", choices=every_router, metavar="ROUTER",
                     help="routers to compare (default: all but always-cheap and always-mid)")
     co.add_argument("--singles", action="store_true", help="add a row for every model of the dataset alone")
+    co.add_argument("--splits", type=_positive_int, default=DEFAULT_SPLITS,
+                    help=f"random splits per dataset (default {DEFAULT_SPLITS})")
+    co.add_argument("--quiet", action="store_true", help="no progress bar")
 
-    _command(sub, "published", "the kit's routers beside RouteLLM's published APGR and CPT(50%%)", c.cmd_published,
-             [data_dir, seed, catalog, json_out, markdown])
+    pu = _command(sub, "published", "the kit's routers beside RouteLLM's published APGR and CPT(50%%)",
+                  c.cmd_published, [data_dir, seed, catalog, json_out, markdown])
+    pu.add_argument("--splits", type=_positive_int, default=DEFAULT_SPLITS,
+                    help=f"random splits for the in-domain rows (default {DEFAULT_SPLITS})")
 
     mt = _command(sub, "mix-transfer", "calibrate a target traffic mix on one half, check it on the other",
                   c.cmd_mix_transfer, [data_dir, seed, catalog, json_out, markdown])

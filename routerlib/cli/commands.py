@@ -4,6 +4,8 @@ from __future__ import annotations
 import json
 import sys
 
+import pandas as pd
+
 from ..catalog import Catalog
 from ..files import ensure_writable, write_json
 from ..metrics import finite_or_none
@@ -135,7 +137,7 @@ def cmd_data(args) -> int:
 
 def cmd_evaluate(args) -> int:
     from .. import datasets
-    from ..evaluate import evaluate_router
+    from ..spread import evaluate_splits
 
     if args.json:
         ensure_writable(args.json)
@@ -143,35 +145,47 @@ def cmd_evaluate(args) -> int:
     docs = []
     for dataset in args.dataset:
         table = datasets.load(dataset, args.data_dir, catalog)
-        for router in args.router:
-            result = evaluate_router(table, router, seed=args.seed, test_share=args.test_share,
-                                     router_accuracy=args.router_accuracy, catalog=catalog)
-            _print_evaluation(result)
-            docs.append(result.to_json())
+        spreads = evaluate_splits(table, args.router, args.splits, args.seed, args.test_share, catalog,
+                                  progress=not args.quiet, router_accuracy=args.router_accuracy)
+        for spread in spreads.values():
+            _print_spread(spread)
+            docs.append(spread.to_json())
     if args.json:
         emit_json(args.json, docs[0] if len(docs) == 1 else {"evaluations": docs})
     return 0
 
 
-def _print_evaluation(result) -> None:
-    m = result.metrics
-    tag = " [SIMULATED: " + result.notes["simulated"] + "]" if result.notes.get("simulated") else ""
-    print(f"{result.router} on {result.dataset}: fitted on {result.n_train} queries, tested on {result.n_test}{tag}")
-    print(f"tiers: {dict(zip(result.tiers, result.models))}")
-    print(result.singles.set_index("tier").round(4).to_string())
-    rows = [("APGR (cheapest vs dearest tier)", m["apgr"]), ("CPT(50%) strong calls %", m["cpt50"]),
-            ("CPT(80%) strong calls %", m["cpt80"]), ("AIQ (quality averaged over the cost range)", m["aiq"]),
-            ("$ per 1k requests at 95% of best quality", m["cost_per_1k_at_95pct_best"]),
-            ("all-expensive $ per 1k requests", m["all_expensive_cost_per_1k"]),
-            ("savings factor at 95% of best quality", m["savings_factor_at_95pct_best"]),
-            ("router overhead $ per 1k requests", m["router_cost_per_1k"]),
-            ("at threshold 0.5: $ per 1k", m["at_0.5_cost_per_1k"]), ("at threshold 0.5: quality", m["at_0.5_quality"])]
-    print("\n".join(f"{k:<46} {'n/a' if v != v else f'{v:.4f}'}" for k, v in rows) + "\n")
+SHOWN = [("apgr", "APGR (cheapest vs dearest tier; no router cost)"), ("cpt50", "CPT(50%) strong calls %"),
+         ("aiq", "AIQ (hull over every model's cost range)"),
+         ("cost_per_1k_at_95pct_best", "$/1k at 95% of best (optimistic: test labels)"),
+         ("savings_factor_at_95pct_best", "savings x at 95% of best (optimistic)"),
+         ("router_cost_per_1k", "router overhead $/1k"), ("at_0.5_cost_per_1k", "at threshold 0.5: $/1k"),
+         ("at_0.5_quality", "at threshold 0.5: quality"), ("optimal_selection_rate", "optimal selection rate"),
+         ("optimal_cost_ratio", "optimal cost ratio"), ("robustness", "robustness (perturbed prompts)")]
+
+
+def _print_spread(spread) -> None:
+    from ..spread import spread_table, with_intervals
+
+    e = spread.evaluations[0]
+    tag = " [SIMULATED: " + e.notes["simulated"] + "]" if e.notes.get("simulated") else ""
+    print(f"{spread.router} on {spread.dataset}: {len(spread.evaluations)} split(s) of {e.n_train} train / "
+          f"{e.n_test} test queries{tag}")
+    print("tiers (chosen on the train split): " + ", ".join(f"{t['tier']}={t['model']}" for t in e.extra["tier_models"]))
+    for note in e.notes["tiers"] + ([e.notes["test_labels"]] if "test_labels" in e.notes else []):
+        print(f"  note: {note}")
+    if e.metrics.get("apgr_note"):
+        print(f"  note: APGR and CPT are {e.metrics['apgr_note']}")
+    shown = with_intervals(spread_table({spread.router: spread}), [m for m, _ in SHOWN]).iloc[0]
+    print("\n".join(f"  {label:<52} {shown[m]}" for m, label in SHOWN))
+    if spread.router != "random":
+        print("  " + spread.vs_random()["verdict"])
+    print()
 
 
 def cmd_compare(args) -> int:
     from .. import datasets
-    from ..evaluate import compare
+    from ..spread import compare, with_intervals
 
     if args.json:
         ensure_writable(args.json)
@@ -179,14 +193,15 @@ def cmd_compare(args) -> int:
     catalog, docs = _catalog(args), {}
     for name in args.dataset:
         table = compare(datasets.load(name, args.data_dir, catalog), names=names, seed=args.seed,
-                        singles=args.singles, catalog=catalog)
-        cols = ["apgr", "cpt50", "aiq", "max_quality", "cost_per_1k_at_95pct_best", "savings_factor_at_95pct_best",
-                "router_cost_per_1k", "simulated"]
-        shown = table[cols].rename(columns={"max_quality": "quality (max)", "cost_per_1k_at_95pct_best": "$/1k at 95% best",
-                                            "savings_factor_at_95pct_best": "savings x at 95%",
-                                            "router_cost_per_1k": "router $/1k"})
-        print(f"\n{name} (held-out half; pair metrics: cheapest vs dearest tier)")
-        print(_markdown(shown) if args.markdown else shown.round(3).to_string())
+                        singles=args.singles, catalog=catalog, splits=args.splits, progress=not args.quiet)
+        cols = ["apgr", "aiq", "max_quality", "cost_per_1k_at_95pct_best", "router_cost_per_1k"]
+        shown = with_intervals(table, cols).rename(columns={
+            "max_quality": "quality (max)", "cost_per_1k_at_95pct_best": "$/1k at 95% best (optimistic)",
+            "router_cost_per_1k": "router $/1k"})
+        shown["vs random (AIQ wins)"] = table.get("wins_vs_random", pd.Series(index=table.index)).fillna("-")
+        shown["simulated"] = table["simulated"]
+        print(f"\n{name}: mean ± 95% interval over {args.splits} split(s); APGR is cheapest vs dearest tier")
+        print(_markdown(shown) if args.markdown else shown.to_string())
         docs[name] = {r: {k: finite_or_none(v) for k, v in row.items()} for r, row in table.iterrows()}
     if args.json:
         emit_json(args.json, docs)
@@ -194,13 +209,16 @@ def cmd_compare(args) -> int:
 
 
 def cmd_published(args) -> int:
-    from ..evaluate import beside_routellm, routellm_published
+    from ..published import PROTOCOL, beside_routellm, routellm_published
+    from ..spread import with_intervals
 
-    table = beside_routellm(args.data_dir, args.seed, catalog=_catalog(args))
+    table = beside_routellm(args.data_dir, args.seed, catalog=_catalog(args), splits=args.splits)
     for name, part in table.groupby("dataset", sort=False):
-        shown = part.drop(columns="dataset").set_index("source")
+        shown = with_intervals(part.set_index("router"), ["apgr", "cpt50"])
+        shown.insert(0, "protocol", part["protocol"].to_numpy())
         print(f"\n{name}: APGR and CPT(50%) (% of calls to the strong model)")
-        print(_markdown(shown) if args.markdown else shown.round(3).to_string())
+        print(_markdown(shown) if args.markdown else shown.to_string())
+    print("\nprotocols:\n" + "\n".join(f"- {k}: {v}" for k, v in PROTOCOL.items()))
     print(f"\npublished figures: {routellm_published()['source']}")
     if args.json:
         emit_json(args.json, [{k: finite_or_none(v) for k, v in r.items()} for r in table.to_dict("records")])

@@ -112,8 +112,9 @@ class OracleRouter(LabelOracleRouter):
     """The upper bound: knowing every outcome, the best quality any assignment reaches at each budget.
 
     Each query's upgrades (cheapest tier up its cost-quality hull) are ranked by quality gained per
-    extra dollar, across all queries; a higher threshold buys the next upgrades in that order. Its
-    curve is the most any router can reach on these queries. It uses the test labels.
+    extra dollar, across all queries; a higher threshold buys the next upgrades in that order (queries
+    no upgrade helps come last). Its curve is the most any router can reach on these queries. It
+    uses the test labels.
     """
 
     name = "oracle"
@@ -124,8 +125,14 @@ class OracleRouter(LabelOracleRouter):
 
     def tier_scores(self, tt) -> np.ndarray:
         query, low, high, _ = upgrades(tt)
+        # queries no upgrade helps go last, straight to the dearest tier: those it does not hurt first (seeded ties)
+        idle = np.setdiff1d(np.arange(tt.n), query)
+        harm = np.nan_to_num(tt.quality[idle, -1] - tt.quality[idle, 0])
+        idle = idle[np.lexsort((np.random.default_rng(self.seed).random(len(idle)), -harm))]
+        query = np.r_[query, idle]
+        low, high = np.r_[low, np.zeros(len(idle), int)], np.r_[high, np.full(len(idle), len(tt.tiers) - 1)]
         scores = np.ones((tt.n, len(tt.tiers)))
-        rank = (np.arange(len(query)) + 1) / (len(query) + 1)  # the k-th best upgrade happens at threshold rank[k]
+        rank = (np.arange(len(query)) + 1) / (len(query) + 1)  # the k-th upgrade happens at threshold rank[k]
         for k in range(len(tt.tiers) - 1):  # an upgrade from tier lo to hi leaves every tier in between at once
             leaves = (low <= k) & (k < high)
             scores[query[leaves], k] = rank[leaves]

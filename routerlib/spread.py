@@ -1,0 +1,160 @@
+"""How much a figure moves: every router evaluated over several random splits, beside random on the same splits."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+from tqdm.auto import tqdm
+
+from .evaluate import (
+    HEADLINE,
+    Evaluation,
+    default_names,
+    evaluate_router,
+    single_model_rows,
+)
+from .metrics import finite_or_none, interval
+from .tables import OutcomeTable, train_test
+
+DEFAULT_SPLITS = 10
+SPREAD_METRICS = (*HEADLINE, "max_quality", "at_0.5_cost_per_1k", "at_0.5_quality")
+
+
+@dataclass
+class Spread:
+    """One router on one dataset over several splits: per-split metrics, their means and 95% intervals."""
+
+    dataset: str
+    router: str
+    evaluations: list = field(repr=False)
+    versus_random: list = field(repr=False)  # per split: this router's AIQ minus random's
+
+    def values(self, metric: str) -> list:
+        return [_value(e, metric) for e in self.evaluations]
+
+    def summary(self, metric: str) -> tuple[float, float, float]:
+        """(mean, low, high) over the splits."""
+        return interval(self.values(metric))
+
+    def vs_random(self) -> dict:
+        """Mean AIQ gain over random on the same splits, its 95% interval, and the splits won."""
+        mean, lo, hi = interval(self.versus_random)
+        wins = int(sum(g > 0 for g in self.versus_random))
+        return {"aiq_gain": mean, "aiq_gain_ci95": [lo, hi], "wins": wins, "of": len(self.versus_random),
+                "verdict": verdict(self.router, mean, lo, hi, wins, len(self.versus_random))}
+
+    @property
+    def simulated(self) -> bool:
+        return self.evaluations[0].simulated
+
+    def to_json(self) -> dict:
+        """The first split's evaluation, with every metric replaced by its mean, interval and per-split values."""
+        doc = self.evaluations[0].to_json()
+        metrics = {}
+        for name in self.evaluations[0].metrics:
+            per_split = self.values(name)
+            if all(isinstance(v, (int, float, type(None))) for v in per_split):
+                mean, lo, hi = interval(per_split)
+                metrics.update({name: mean, f"{name}_ci95": [lo, hi], f"{name}_per_split": per_split})
+        metrics["vs_random"] = self.vs_random()
+        doc["metrics"] = _finite(metrics)
+        doc["splits"] = {"n": len(self.evaluations), "train": [e.n_train for e in self.evaluations],
+                         "test": [e.n_test for e in self.evaluations],
+                         "how": "random halves, seeds seed..seed+n-1; the dataset's own split is not used"}
+        doc["deployable_per_split"] = [_finite(e.extra.get("deployable")) for e in self.evaluations]
+        return doc
+
+    def __repr__(self):
+        mean, lo, hi = self.summary("aiq")
+        return f"Spread({self.router} on {self.dataset}: AIQ {mean:.3f} [{lo:.3f}, {hi:.3f}] over {len(self.evaluations)} splits)"
+
+
+def _value(e: Evaluation, metric: str):
+    if metric == "max_quality":
+        return float(e.curve["quality"].max())
+    return e.metrics.get(metric)
+
+
+def _finite(x):
+    if isinstance(x, dict):
+        return {k: _finite(v) for k, v in x.items()}
+    if isinstance(x, list):
+        return [_finite(v) for v in x]
+    return finite_or_none(x)
+
+
+def verdict(router: str, mean: float, lo: float, hi: float, wins: int, n: int) -> str:
+    """In words: does the router beat random on this data, reliably?"""
+    if not np.isfinite(lo):
+        return f"{router}: one split only; run more splits to tell signal from luck"
+    if lo > 0:
+        return f"{router} beats random on AIQ by {mean:.3f} (95% interval {lo:.3f} to {hi:.3f}; {wins} of {n} splits)"
+    if hi < 0:
+        return f"{router} is worse than random on AIQ by {-mean:.3f} (95% interval {lo:.3f} to {hi:.3f})"
+    return (f"{router} shows no reliable signal on this data: its AIQ gain over random, {mean:.3f}, has a 95% "
+            f"interval ({lo:.3f} to {hi:.3f}) that includes 0 ({wins} of {n} splits won)")
+
+
+def evaluate_splits(table: OutcomeTable, names=None, splits: int = DEFAULT_SPLITS, seed: int = 0,
+                    test_share: float = 0.5, catalog=None, progress: bool = False, **kw) -> dict:
+    """name -> Spread: each router fitted and scored on `splits` random splits, with random on the same splits.
+
+    With one split the dataset's own split is used where it has one; with more, random halves.
+    """
+    if splits < 1:
+        raise ValueError(f"splits must be at least 1, got {splits}")
+    runs: dict = {}
+    for s in tqdm(range(splits), desc=f"splits ({table.name})", disable=not progress):
+        halves = train_test(table, test_share, seed + s, catalog, own_split=splits == 1)
+        wanted = list(names or default_names(halves[1].tiers))
+        for name in dict.fromkeys(["random", *wanted]):
+            if name.startswith("always-") and name[len("always-"):] not in halves[1].tiers:
+                continue
+            runs.setdefault(name, []).append(evaluate_router(table, name, seed + s, halves=halves, **kw))
+    random_aiq = [e.metrics["aiq"] for e in runs["random"]]
+    return {name: Spread(table.name, name, evs, [e.metrics["aiq"] - r for e, r in zip(evs, random_aiq)])
+            for name, evs in runs.items() if names is None or name in names}
+
+
+def spread_table(spreads: dict, metrics=SPREAD_METRICS) -> pd.DataFrame:
+    """One row per router: each metric's mean, with `<metric>_lo` and `<metric>_hi` for its 95% interval."""
+    rows = []
+    for name, sp in spreads.items():
+        row = {"router": name}
+        for m in metrics:
+            row[m], row[f"{m}_lo"], row[f"{m}_hi"] = sp.summary(m)
+        g = sp.vs_random()
+        row.update({"aiq_gain_vs_random": g["aiq_gain"], "wins_vs_random": f"{g['wins']}/{g['of']}",
+                    "simulated": sp.simulated})
+        rows.append(row)
+    return pd.DataFrame(rows).set_index("router")
+
+
+def compare(table: OutcomeTable, names=None, seed: int = 0, singles: bool = False, splits: int = DEFAULT_SPLITS,
+            **kw) -> pd.DataFrame:
+    """Every named router's headline metrics over `splits` splits (means, with _lo/_hi 95% bounds).
+
+    With `singles`, every model of the table alone is added (on the first split).
+    """
+    spreads = evaluate_splits(table, names, splits, seed, **kw)
+    out = spread_table(spreads)
+    if singles:
+        e = next(iter(spreads.values())).evaluations[0]
+        test = train_test(table, kw.get("test_share", 0.5), seed, kw.get("catalog"), own_split=splits == 1)[1]
+        extra = pd.DataFrame(single_model_rows(table, test, e.metrics["best_single_quality"],
+                                               e.metrics["all_expensive_cost_per_1k"])).set_index("router")
+        out = pd.concat([out, extra])
+    return out
+
+
+def with_intervals(table: pd.DataFrame, metrics, digits: int = 3) -> pd.DataFrame:
+    """Cells as 'mean ± half-width' (the 95% interval), 'n/a' where a metric is undefined."""
+    def cell(row, m):
+        mean, lo, hi = row.get(m), row.get(f"{m}_lo"), row.get(f"{m}_hi")
+        if mean is None or mean != mean:
+            return "n/a"
+        if lo is None or lo != lo:
+            return f"{mean:.{digits}f}"
+        return f"{mean:.{digits}f} ± {(hi - lo) / 2:.{digits}f}"
+    return pd.DataFrame({m: [cell(r, m) for _, r in table.iterrows()] for m in metrics}, index=table.index)
