@@ -17,8 +17,9 @@ _API = {  # name -> module it lives in (relative to routerlib)
                "difficulty_labels", "label_tiers", "cheapest_good_tier"],
     "sweep": ["sweep_router", "assign", "outcomes_of", "single_models", "out_of_fold_scores",
               "calibrate_mix", "calibrate_budget", "calibrate_quality", "mix_of", "cuts_for_mix", "assign_cuts"],
-    "evaluate": ["Evaluation", "evaluate_router", "evaluate_all", "compare", "metrics_table", "mix_transfer", "curve_metrics",
-                 "beside_routellm"],
+    "evaluate": ["Evaluation", "evaluate_router", "evaluate_all", "metrics_table", "mix_transfer", "curve_metrics"],
+    "spread": ["Spread", "evaluate_splits", "compare", "spread_table", "with_intervals"],
+    "published": ["beside_routellm", "routellm_published"],
     "metrics": ["aiq", "apgr", "cpt", "cost_at_quality", "pair_curve", "in_target_band", "TARGET_MIX",
                 "savings_factor", "traffic_mix", "non_decreasing_convex_hull"],
     "monitors": ["check_all", "scenarios", "traffic_of", "UnderRoutingMonitor", "OverRoutingMonitor",
@@ -28,7 +29,7 @@ _API = {  # name -> module it lives in (relative to routerlib)
     "routers": ["Router", "Decision"],
     "routers.registry": ["make", "names"],
     "routers.base": ["DecidingCost"],
-    "routers.baselines": ["RandomRouter", "AlwaysRouter", "OracleRouter"],
+    "routers.baselines": ["RandomRouter", "AlwaysRouter", "OracleRouter", "LabelOracleRouter", "frontier"],
     "routers.rules": ["RuleRouter", "detect_task_type", "DEFAULT_TIER_MAP"],
     "routers.classifier": ["ClassifierRouter"],
     "routers.cascade": ["CascadeRouter", "HeuristicScorer", "VerifierScorer", "JudgeScorer", "LogprobScorer"],
@@ -43,8 +44,8 @@ _API = {  # name -> module it lives in (relative to routerlib)
 _WHERE = {name: module for module, names in _API.items() for name in names}
 _WHERE.update({"make_router": "routers.registry", "router_names": "routers.registry"})
 _RENAMED = {"make_router": "make", "router_names": "names"}
-_MODULES = ("datasets", "plots", "dashboards", "evaluate", "sweep", "tables", "metrics", "monitors", "routers",
-            "backends", "exercises", "fifty_queries")
+_MODULES = ("datasets", "plots", "dashboards", "evaluate", "spread", "published", "sweep", "tables", "metrics",
+            "monitors", "routers", "backends", "exercises", "fifty_queries")
 
 __all__ = ["Catalog", "Model", "Query", "cost", "load_queries", "__version__", *_WHERE, *_MODULES]
 

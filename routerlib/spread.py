@@ -44,6 +44,20 @@ class Spread:
         return {"aiq_gain": mean, "aiq_gain_ci95": [lo, hi], "wins": wins, "of": len(self.versus_random),
                 "verdict": verdict(self.router, mean, lo, hi, wins, len(self.versus_random))}
 
+    def deployable(self) -> dict:
+        """Per target (thresholds calibrated on train): mean and 95% interval of test cost and quality."""
+        out = {}
+        for target in ("quality_95pct", "mix", "budget_half"):
+            runs = [e.extra.get("deployable", {}).get(target) or {} for e in self.evaluations]
+            if not any("quality" in r for r in runs):
+                continue
+            out[target] = {}
+            for m in ("cost_per_1k", "quality"):
+                mean, lo, hi = interval([r.get(m) for r in runs])
+                out[target].update({m: mean, f"{m}_ci95": [lo, hi]})
+            out[target]["splits_reached_on_train"] = sum("quality" in r for r in runs)
+        return out
+
     @property
     def simulated(self) -> bool:
         return self.evaluations[0].simulated
@@ -57,11 +71,14 @@ class Spread:
             if all(isinstance(v, (int, float, type(None))) for v in per_split):
                 mean, lo, hi = interval(per_split)
                 metrics.update({name: mean, f"{name}_ci95": [lo, hi], f"{name}_per_split": per_split})
+            else:  # a note, such as why APGR is null: the first split's, and every split's
+                metrics.update({name: next((v for v in per_split if v), None), f"{name}_per_split": per_split})
         metrics["vs_random"] = self.vs_random()
         doc["metrics"] = _finite(metrics)
         doc["splits"] = {"n": len(self.evaluations), "train": [e.n_train for e in self.evaluations],
                          "test": [e.n_test for e in self.evaluations],
                          "how": "random halves, seeds seed..seed+n-1; the dataset's own split is not used"}
+        doc["deployable"] = _finite(self.deployable())
         doc["deployable_per_split"] = [_finite(e.extra.get("deployable")) for e in self.evaluations]
         return doc
 

@@ -156,3 +156,18 @@ def test_replay_uses_the_users_catalog_for_their_own_models(tmp_path, capsys):
     assert main(["exercise", "--quiet", "--router", "rules", "--dataset", str(tmp_path / "o.csv"),
                  "--catalog", str(tmp_path / "cat.json")]) == 0
     assert "llama3" in capsys.readouterr().out
+
+
+def test_tiers_are_chosen_among_undominated_models():
+    from routerlib.catalog import Catalog
+    from routerlib.tables import OutcomeTable, choose_tiers
+    rows = []
+    for q in range(4):  # mid's best model scores below cheap at ten times the price: the mid tier is dropped
+        for model, quality, cost in [("gpt-4o-mini", 0.6, 0.001), ("gpt-4o", 0.5, 0.01), ("gpt-4-turbo", 0.9, 0.03)]:
+            rows.append({"query_id": str(q), "model": model, "quality": quality, "quality_raw": quality,
+                         "prompt_tokens": 1, "completion_tokens": 1, "cost_usd": cost, "response": None})
+    table = OutcomeTable("toy", pd.DataFrame({"prompt": ["p"] * 4, "category": ["c"] * 4}, index=list("0123")),
+                         pd.DataFrame(rows), "0-1", "given", "given")
+    catalog, notes = choose_tiers(table, Catalog.load())
+    assert catalog.tiers == {"cheap": "gpt-4o-mini", "expensive": "gpt-4-turbo"}
+    assert len(notes) == 1 and "dropped tier 'mid'" in notes[0]

@@ -169,3 +169,57 @@ def test_aiq_is_the_mean_of_the_hull_over_the_cost_range():
     assert aiq([1, 2], [0.4, 0.8], cost_range=(0, 4)) == pytest.approx((0.6 + 0.8 * 2) / 4)  # nothing below 1
     assert cost_at_quality([0, 1, 2], [0, 0.8, 1], 0.9) == pytest.approx(1.5)
     assert cost_at_quality([0, 1], [0.5, 0.6], 0.9) is None
+
+
+def test_aiq_matches_an_independent_integral_on_a_hand_made_curve():
+    from routerlib.metrics import aiq
+    cost, quality = [1.0, 2.0, 4.0, 3.0], [0.5, 0.7, 0.8, 0.6]  # (3, 0.6) lies under the hull
+    # by hand: 0 on [0, 1), then the hull 1->2 (0.5 to 0.7), 2->4 (0.7 to 0.8), flat 0.8 on [4, 10]
+    by_hand = (0 * 1 + (0.5 + 0.7) / 2 * 1 + (0.7 + 0.8) / 2 * 2 + 0.8 * 6) / 10
+    fine = np.linspace(0, 10, 200_001)  # and numerically, on a fine grid
+    hull_x, hull_y = np.array([1.0, 2.0, 4.0]), np.array([0.5, 0.7, 0.8])
+    numeric = np.trapezoid(np.where(fine < 1, 0, np.interp(fine, hull_x, hull_y)), fine) / 10
+    assert aiq(cost, quality, (0.0, 10.0)) == pytest.approx(by_hand, abs=1e-12)
+    assert aiq(cost, quality, (0.0, 10.0)) == pytest.approx(numeric, abs=1e-4)
+
+
+def test_oracle_upgrades_follow_quality_per_dollar_and_bound_every_assignment():
+    from itertools import product
+
+    from routerlib.routers.baselines import OracleRouter, frontier, upgrades
+    tt = synthetic(6, seed=4)
+    tt.quality[:] = np.random.default_rng(4).random(tt.quality.shape).round(2)
+    tt.cost[:] = np.sort(np.random.default_rng(5).random(tt.cost.shape), axis=1)
+    q, lo, hi, ratio = upgrades(tt)
+    assert (np.diff(ratio) <= 1e-12).all() and (ratio > 0).all()
+    cost, quality = frontier(tt)
+    for a in product(range(3), repeat=tt.n):  # every one of the 3^6 assignments lies on or under the frontier
+        rows = np.arange(tt.n)
+        c, v = tt.cost[rows, a].sum() / tt.n * 1000, tt.quality[rows, a].mean()
+        assert v <= np.interp(c, cost, quality) + 1e-12 or c > cost[-1]
+    curve = sweep(tt, OracleRouter().tier_scores(tt))
+    gap = curve["quality"] - np.interp(curve["cost_per_1k"], cost, quality)
+    on = curve["cost_per_1k"] <= cost[-1] + 1e-9  # up to the last upgrade the oracle is on its frontier
+    assert np.abs(gap[on]).max() < 1e-12 and (gap[~on] <= 1e-12).all() and on.sum() >= len(cost)
+
+
+def test_routerarena_selection_metrics_by_hand():
+    from routerlib.metrics import optimal_cost_ratio, optimal_selection_rate, optimal_tiers
+    quality = np.array([[1, 1, 1], [0, 1, 1], [0, 0, 0], [0, 0, 1.0]])
+    cost = np.array([[1, 2, 4]] * 4, float)
+    assert optimal_tiers(quality, cost, 0.5).tolist() == [0, 1, 0, 2]
+    chosen = np.array([0, 2, 0, 2])
+    assert optimal_selection_rate(chosen, quality, cost, 0.5) == pytest.approx(0.75)
+    assert optimal_cost_ratio(chosen, quality, cost, 0.5) == pytest.approx((1 + 2 + 1 + 4) / (1 + 4 + 1 + 4))
+    assert optimal_cost_ratio(chosen, quality, cost, 0.5, deciding_usd=10) == pytest.approx(8 / 20)
+
+
+def test_perturbations_keep_the_words():
+    from routerlib.queries import PERTURBATIONS, perturb
+    text = "Explain why the sky is blue. Then compare it with sunsets, briefly."
+    rng = np.random.default_rng(0)
+    for kind in PERTURBATIONS:
+        edited = perturb(text, rng, kind)
+        assert edited != text
+        assert sorted(edited.lower().replace(".", " ").replace(",", " ").split()) != [] and len(edited) >= len(text) - 2
+    assert sorted(perturb(text, rng, "clauses").split()) == sorted(text.split())

@@ -178,6 +178,9 @@ def _print_spread(spread) -> None:
         print(f"  note: APGR and CPT are {e.metrics['apgr_note']}")
     shown = with_intervals(spread_table({spread.router: spread}), [m for m, _ in SHOWN]).iloc[0]
     print("\n".join(f"  {label:<52} {shown[m]}" for m, label in SHOWN))
+    for target, d in spread.deployable().items():
+        print(f"  deployable, {target} (calibrated on train, measured on test): ${d['cost_per_1k']:.3f}/1k, "
+              f"quality {d['quality']:.3f} ± {(d['quality_ci95'][1] - d['quality_ci95'][0]) / 2:.3f}")
     if spread.router != "random":
         print("  " + spread.vs_random()["verdict"])
     print()
