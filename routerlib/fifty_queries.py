@@ -240,3 +240,15 @@ def run_exercise(router="llm", backend=None, queries=None, catalog=None, seed=0,
                             if router == "llm" else None),
     }
     return ExerciseResult(rows[ROW_FIELDS], outcomes, summary, tiers)
+
+
+def every_router(seed: int = 0, router_accuracy: float = DEFAULT_ROUTER_ACCURACY, catalog=None) -> pd.DataFrame:
+    """The simulated exercise under every router that runs on it: savings, quality and the traffic mix."""
+    rows = []
+    for name in ROUTERS:
+        s = run_exercise(name, catalog=catalog, seed=seed, router_accuracy=router_accuracy, progress=False).summary
+        rows.append({"router": name, "savings vs all-expensive": f"{s['savings_factor']:.2f}x",
+                     "quality": f"{s['quality']:.2f}", "router $": f"{s['router_cost_usd']:.4f}",
+                     **{f"{t} share": f"{v:.0%}" for t, v in s["traffic_mix"].items()},
+                     "simulated decisions": "yes" if s["router_simulated"] else "-"})
+    return pd.DataFrame(rows).set_index("router")

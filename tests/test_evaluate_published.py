@@ -1,7 +1,7 @@
 """RouteLLM's published figures as stored, and the table that puts the kit's routers beside them."""
 import pandas as pd
 
-from routerlib import evaluate as published
+from routerlib import published
 from routerlib.cli import main
 
 
@@ -18,20 +18,34 @@ def test_published_figures_are_complete_and_in_range():
 def test_beside_routellm_puts_ours_and_theirs_in_one_table(monkeypatch, capsys):
     calls = []
 
-    def fake_compare(table, names, seed, catalog=None):
-        calls.append((table, tuple(names), seed))
-        return pd.DataFrame({"apgr": [0.5 + i / 100 for i in range(len(names))],
+    def fake_compare(table, names, seed, splits, catalog=None, deployable=True):
+        calls.append((table, tuple(names), seed, splits))
+        apgr = [0.5 + i / 100 for i in range(len(names))]
+        return pd.DataFrame({"apgr": apgr, "apgr_lo": [a - 0.01 for a in apgr], "apgr_hi": [a + 0.01 for a in apgr],
                              "cpt50": [50.0 - i for i in range(len(names))]}, index=pd.Index(names, name="router"))
     monkeypatch.setattr(published, "compare", fake_compare)
+    monkeypatch.setattr(published, "leave_one_out", lambda tables, name, router, seed: {"apgr": 0.6, "cpt50": 40.0})
     monkeypatch.setattr(published.datasets, "load", lambda name, data_dir, catalog=None: f"table {name}")
-    table = published.beside_routellm(seed=3)
+    table = published.beside_routellm(seed=3, splits=4)
     assert [c[0] for c in calls] == ["table routellm-mtbench", "table routellm-mmlu", "table routellm-gsm8k"]
-    assert all(c[2] == 3 for c in calls)
-    assert len(table) == 3 * (len(published.OURS) + 9)
-    ours = table[(table["source"] == "routerlib") & (table["dataset"] == "routellm-mmlu")].set_index("router")
-    assert ours.at["classifier", "apgr"] == 0.52 and ours.at["classifier", "trained on"].startswith("train half")
-    theirs = table[(table["source"] == "RouteLLM paper") & (table["dataset"] == "routellm-gsm8k")]
-    assert theirs.set_index(["router", "trained on"]).at[("causal LLM", "arena+judge"), "apgr"] == 0.622
-    assert main(["published", "--markdown"]) == 0
-    out = capsys.readouterr().out
-    assert out.count("| source | router | trained on | apgr | cpt50 |") == 3 and "arXiv:2406.18665" in out
+    assert all(c[2] == 3 and c[3] == 4 for c in calls)
+    loo = [r for r in published.OURS if r == "random" or r in published.LEARNED]
+    assert len(table) == 3 * (len(published.OURS) + len(loo) + 9)
+    assert set(table["protocol"]) == {"in-domain", "leave-one-out", "paper"} == set(published.PROTOCOL)
+
+
+def test_leave_one_out_trains_without_the_benchmark_it_scores():
+    from conftest import mirror_dir
+
+    from routerlib import datasets
+    if mirror_dir() is None:
+        import pytest
+        pytest.skip("data mirror not present (set ROUTERLIB_DATA_DIR)")
+    tables = {n: datasets.load(n, mirror_dir()) for n in published.BENCHMARKS}
+    test = published.whole(tables["routellm-mtbench"])
+    train = published.concat([published.whole(t) for n, t in tables.items() if n != "routellm-mtbench"])
+    assert not set(test.prompts) & set(train.prompts) and test.n == 72  # the whole benchmark, none of it trained on
+    random = published.leave_one_out(tables, "routellm-mtbench", "random")
+    assert 0.4 <= random["apgr"] <= 0.6  # the mean of many draws
+    clf = published.leave_one_out(tables, "routellm-mtbench", "classifier")
+    assert 0 < clf["apgr"] < 1.5 and 0 <= clf["cpt50"] <= 100

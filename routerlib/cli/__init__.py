@@ -1,7 +1,7 @@
 """Command line: `python -m routerlib COMMAND`; `python -m routerlib --help` lists the commands.
 
 exercise, models, data (list, fetch, verify, describe), evaluate, compare, published, mix-transfer,
-calibrate-simulator, bench, serve. Shared flags mean the same everywhere: --data-dir, --seed,
+calibrate-simulator, bench, docs, serve. Shared flags mean the same everywhere: --data-dir, --seed,
 --catalog, --json PATH ('-' for stdout), --markdown, --dataset, --router.
 """
 from __future__ import annotations
@@ -16,6 +16,7 @@ from ..fifty_queries import ROUTERS
 from ..routers import names as router_names
 from ..spread import DEFAULT_SPLITS
 from . import commands as c
+from .docs import docs
 
 
 def _positive_int(text: str) -> int:
@@ -70,7 +71,7 @@ def build_parser() -> argparse.ArgumentParser:
     datasets_help = "dataset names (see `data list`) or CSV/Parquet/JSONL outcome files"
 
     ex = _command(sub, "exercise", "route the 50 exercise queries and compare costs per tier", c.cmd_exercise,
-                  [seed, catalog, json_out, data_dir])
+                  [seed, catalog, json_out, data_dir, markdown])
     ex.add_argument("--router", choices=ROUTERS, default="llm",
                     help="which router decides (default llm; llm and cascade-judge decide by simulated calls "
                          "offline; classifier is scored out of fold on the exercise's own answers)")
@@ -84,6 +85,8 @@ def build_parser() -> argparse.ArgumentParser:
     ex.add_argument("--limit", type=_positive_int, help="with --dataset: a seeded random sample of this many queries")
     ex.add_argument("--concurrency", type=_positive_int, default=4, help="live calls in flight at once (default 4)")
     ex.add_argument("--quiet", action="store_true", help="no progress bars")
+    ex.add_argument("--every-router", action="store_true",
+                    help="simulated: run every router that can decide on the 50 queries and print one row each")
 
     _command(sub, "models", "list the model catalog: tiers, prices and their sources", c.cmd_models,
              [catalog, json_out])
@@ -141,6 +144,13 @@ def build_parser() -> argparse.ArgumentParser:
     be = _command(sub, "bench", "speed: routing overhead, sweeps, dashboard, exercise, notebooks, server",
                   c.cmd_bench, [data_dir, json_out, markdown])
     be.add_argument("--quick", action="store_true", help="fewer repeats and no notebooks (about a minute)")
+
+    dc = _command(sub, "docs", "regenerate the result tables in README.md and docs/ from their commands",
+                  lambda a: docs(main, a.root, a.check, a.update, a.out, a.data_dir), [data_dir])
+    dc.add_argument("--check", action="store_true", help="exit 1, naming each block, if a committed table is stale")
+    dc.add_argument("--update", action="store_true", help="rewrite the stale blocks in place (tracked files)")
+    dc.add_argument("--out", help="folder for the regenerated copies (default: a new temporary folder)")
+    dc.add_argument("--root", default=".", help="the checkout holding README.md and docs/ (default: here)")
 
     sv = _command(sub, "serve", "serve saved routers as an OpenAI-compatible endpoint", c.cmd_serve)
     sv.add_argument("--config", required=True, help="JSON serve config: router aliases, upstream, run log (see README)")

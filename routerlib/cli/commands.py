@@ -28,6 +28,11 @@ def cmd_exercise(args) -> int:
     if args.json:
         ensure_writable(args.json)
     catalog = _catalog(args)
+    if args.every_router:
+        from ..fifty_queries import every_router
+        table = every_router(args.seed, args.router_accuracy, catalog)
+        print(_markdown(table) if args.markdown else table.to_string())
+        return 0
     queries = load_queries(args.queries) if not args.dataset else None
     backend = None
     if args.dataset:
@@ -196,7 +201,8 @@ def cmd_compare(args) -> int:
     catalog, docs = _catalog(args), {}
     for name in args.dataset:
         table = compare(datasets.load(name, args.data_dir, catalog), names=names, seed=args.seed,
-                        singles=args.singles, catalog=catalog, splits=args.splits, progress=not args.quiet)
+                        singles=args.singles, catalog=catalog, splits=args.splits, progress=not args.quiet,
+                        deployable=False)
         cols = ["apgr", "aiq", "max_quality", "cost_per_1k_at_95pct_best", "router_cost_per_1k"]
         shown = with_intervals(table, cols).rename(columns={
             "max_quality": "quality (max)", "cost_per_1k_at_95pct_best": "$/1k at 95% best (optimistic)",

@@ -113,8 +113,9 @@ class OracleRouter(LabelOracleRouter):
 
     Each query's upgrades (cheapest tier up its cost-quality hull) are ranked by quality gained per
     extra dollar, across all queries; a higher threshold buys the next upgrades in that order (queries
-    no upgrade helps come last). Its curve is the most any router can reach on these queries. It
-    uses the test labels.
+    no upgrade helps come last). At threshold 0.5 it has taken every upgrade that helps and no other:
+    the best quality at the least cost. Its curve is the most any router can reach on these queries.
+    It uses the test labels.
     """
 
     name = "oracle"
@@ -129,10 +130,12 @@ class OracleRouter(LabelOracleRouter):
         idle = np.setdiff1d(np.arange(tt.n), query)
         harm = np.nan_to_num(tt.quality[idle, -1] - tt.quality[idle, 0])
         idle = idle[np.lexsort((np.random.default_rng(self.seed).random(len(idle)), -harm))]
+        # the k-th upgrade happens at threshold rank[k]: helpful ones below 0.5, so 0.5 takes them all and no more
+        rank = np.r_[0.5 * (np.arange(len(query)) + 1) / (len(query) + 1),
+                     0.5 + 0.5 * (np.arange(len(idle)) + 1) / (len(idle) + 1)]
         query = np.r_[query, idle]
         low, high = np.r_[low, np.zeros(len(idle), int)], np.r_[high, np.full(len(idle), len(tt.tiers) - 1)]
         scores = np.ones((tt.n, len(tt.tiers)))
-        rank = (np.arange(len(query)) + 1) / (len(query) + 1)  # the k-th upgrade happens at threshold rank[k]
         for k in range(len(tt.tiers) - 1):  # an upgrade from tier lo to hi leaves every tier in between at once
             leaves = (low <= k) & (k < high)
             scores[query[leaves], k] = rank[leaves]
