@@ -18,15 +18,7 @@ from PIL import Image
 from . import datasets
 from .metrics import TARGET_MIX, non_decreasing_convex_hull
 from .routers import make, names
-from .sweep import (
-    assign,
-    assign_cuts,
-    cuts_for_mix,
-    difficulty,
-    outcomes_of,
-    single_models,
-    sweep,
-)
+from .sweep import assign, assign_cuts, cuts_for_mix, difficulty, outcomes_of, single_models, sweep
 from .tables import train_test
 
 DEFAULT_MIX = {2: [0.8, 0.2], 3: [0.75, 0.20, 0.05]}

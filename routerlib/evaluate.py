@@ -7,31 +7,15 @@ import numpy as np
 import pandas as pd
 
 from .backends.simulated import DEFAULT_ROUTER_ACCURACY
-from .metrics import (
-    aiq,
-    apgr,
-    cost_at_quality,
-    cpt,
-    finite_or_none,
-    optimal_cost_ratio,
-    optimal_selection_rate,
-    pair_curve,
-)
+from .metrics import (aiq, apgr, cost_at_quality, cpt, finite_or_none, json_safe, optimal_cost_ratio,
+                      optimal_selection_rate, pair_curve)
 from .queries import perturb
 from .routers import make
 from .routers import names as router_names
 from .routers.base import DEFAULT_THRESHOLD
 from .routers.classifier import ClassifierRouter
-from .sweep import (
-    assign,
-    calibrate_budget,
-    calibrate_mix,
-    calibrate_quality,
-    out_of_fold_scores,
-    outcomes_of,
-    single_models,
-    sweep,
-)
+from .sweep import (assign, calibrate_budget, calibrate_mix, calibrate_quality, out_of_fold_scores, outcomes_of,
+                    single_models, sweep)
 from .tables import GOOD_ENOUGH, OutcomeTable, TierTable, train_test
 
 QUALITY_TARGET = 0.95  # share of the best single model's quality for the cost-at-quality figure
@@ -77,7 +61,7 @@ class Evaluation:
                 "metrics": {k: finite_or_none(v) if not isinstance(v, str) else v for k, v in self.metrics.items()},
                 "strong_quality": finite_or_none(self.metrics["strong_quality"]),
                 "weak_quality": finite_or_none(self.metrics["weak_quality"]),
-                **_json_safe(self.extra), "notes": self.notes}
+                **json_safe(self.extra), "notes": self.notes}
 
     @property
     def mix(self) -> dict:
@@ -88,14 +72,6 @@ class Evaluation:
         m = self.metrics
         apgr_text = "n/a" if m["apgr"] is None or m["apgr"] != m["apgr"] else f"{m['apgr']:.3f}"
         return f"Evaluation({self.router} on {self.dataset}: APGR={apgr_text}, AIQ={m['aiq']:.3f}, {self.n_test} test queries)"
-
-
-def _json_safe(x):
-    if isinstance(x, dict):
-        return {k: _json_safe(v) for k, v in x.items()}
-    if isinstance(x, (list, tuple)):
-        return [_json_safe(v) for v in x]
-    return finite_or_none(x)
 
 
 def evaluate_router(table: OutcomeTable, name: str, seed: int = 0, test_share: float = 0.5,
@@ -191,14 +167,19 @@ def tier_models(train: TierTable) -> list:
              "cost_per_1k": float(train.cost[:, k].mean() * 1000)} for k, (t, m) in enumerate(zip(train.tiers, train.models))]
 
 
-def robustness(router, tt: TierTable, decided: np.ndarray, seed: int = 0, variants: int = 2) -> float:
-    """Share of decisions unchanged when each prompt gets a seeded, meaning-preserving edit (RouterArena)."""
+def robustness(router, tt: TierTable, decided: np.ndarray, seed: int = 0, variants: int = 2,
+               sample: int = 1000) -> float:
+    """Share of decisions unchanged when a prompt gets a seeded, meaning-preserving edit (RouterArena).
+
+    Measured on a seeded sample of at most `sample` queries, `variants` edits each.
+    """
     rng = np.random.default_rng(seed)
+    rows = np.sort(rng.permutation(tt.n)[:sample])
+    part = tt.take(rows)
     same = []
     for _ in range(variants):
-        edited = TierTable(**{**vars(tt), "prompts": tt.prompts.map(lambda p: perturb(p, rng))})
-        same.append(assign(router.tier_scores(edited), router.threshold_vector()) == decided)
-    router.tier_scores(tt)  # leave any per-table memory on the real prompts
+        edited = TierTable(**{**vars(part), "prompts": part.prompts.map(lambda p: perturb(p, rng))})
+        same.append(assign(router.tier_scores(edited), router.threshold_vector()) == decided[rows])
     return float(np.mean(same))
 
 
@@ -214,7 +195,6 @@ def deployable_points(router, train: TierTable, test: TierTable, scores, cost, s
     else:
         train_scores = router.tier_scores(train)
     train_cost = router.deciding_cost(train)
-    router.tier_scores(test)  # leave any per-table memory on the test split
     all_top = float(train.cost[:, -1].mean() * 1000)
     chosen = {}
     for target, pick in [("quality_95pct", lambda: calibrate_quality(train, train_scores, QUALITY_TARGET, train_cost)),

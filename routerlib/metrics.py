@@ -44,6 +44,15 @@ def finite_or_none(x):
     return x
 
 
+def json_safe(x):
+    """finite_or_none() through nested dicts and lists."""
+    if isinstance(x, dict):
+        return {k: json_safe(v) for k, v in x.items()}
+    if isinstance(x, (list, tuple)):
+        return [json_safe(v) for v in x]
+    return finite_or_none(x)
+
+
 # --- pair metrics, as RouteLLM defines them (routellm/evals/evaluate.py) ---
 
 def pair_curve(strong_score, weak_quality, strong_quality, num_results: int = 10) -> pd.DataFrame:

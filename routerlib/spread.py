@@ -7,14 +7,8 @@ import numpy as np
 import pandas as pd
 from tqdm.auto import tqdm
 
-from .evaluate import (
-    HEADLINE,
-    Evaluation,
-    default_names,
-    evaluate_router,
-    single_model_rows,
-)
-from .metrics import finite_or_none, interval
+from .evaluate import HEADLINE, Evaluation, default_names, evaluate_router, single_model_rows
+from .metrics import interval, json_safe
 from .tables import OutcomeTable, train_test
 
 DEFAULT_SPLITS = 10
@@ -74,12 +68,12 @@ class Spread:
             else:  # a note, such as why APGR is null: the first split's, and every split's
                 metrics.update({name: next((v for v in per_split if v), None), f"{name}_per_split": per_split})
         metrics["vs_random"] = self.vs_random()
-        doc["metrics"] = _finite(metrics)
+        doc["metrics"] = json_safe(metrics)
         doc["splits"] = {"n": len(self.evaluations), "train": [e.n_train for e in self.evaluations],
                          "test": [e.n_test for e in self.evaluations],
                          "how": "random halves, seeds seed..seed+n-1; the dataset's own split is not used"}
-        doc["deployable"] = _finite(self.deployable())
-        doc["deployable_per_split"] = [_finite(e.extra.get("deployable")) for e in self.evaluations]
+        doc["deployable"] = json_safe(self.deployable())
+        doc["deployable_per_split"] = [json_safe(e.extra.get("deployable")) for e in self.evaluations]
         return doc
 
     def __repr__(self):
@@ -91,14 +85,6 @@ def _value(e: Evaluation, metric: str):
     if metric == "max_quality":
         return float(e.curve["quality"].max())
     return e.metrics.get(metric)
-
-
-def _finite(x):
-    if isinstance(x, dict):
-        return {k: _finite(v) for k, v in x.items()}
-    if isinstance(x, list):
-        return [_finite(v) for v in x]
-    return finite_or_none(x)
 
 
 def verdict(router: str, mean: float, lo: float, hi: float, wins: int, n: int) -> str:

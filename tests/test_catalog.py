@@ -3,14 +3,7 @@ import math
 
 import pytest
 
-from routerlib.catalog import (
-    Catalog,
-    CatalogError,
-    Model,
-    UnknownModelError,
-    cost,
-    model_from_dict,
-)
+from routerlib.catalog import Catalog, CatalogError, Model, UnknownModelError, cost, model_from_dict
 
 
 def test_default_catalog_has_three_tiers_with_sourced_prices():

@@ -1,11 +1,7 @@
 """Dashboards driven headlessly: set widget values, check the numbers and the drawn data."""
 import pytest
 
-from routerlib.dashboards import (
-    CascadeDashboard,
-    ThresholdDashboard,
-    WillingnessToPayDashboard,
-)
+from routerlib.dashboards import CascadeDashboard, ThresholdDashboard, WillingnessToPayDashboard
 from routerlib.sweep import assign_cuts, difficulty, outcomes_of
 
 

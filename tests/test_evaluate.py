@@ -8,16 +8,11 @@ from routerlib import datasets
 from routerlib.backends.simulated import SimulatedBackend
 from routerlib.cli import main
 from routerlib.evaluate import evaluate_router
-from routerlib.spread import compare, evaluate_splits
 from routerlib.queries import Query, load_queries
-from routerlib.routers.cascade import (
-    CascadeRouter,
-    HeuristicScorer,
-    JudgeScorer,
-    VerifierScorer,
-)
+from routerlib.routers.cascade import CascadeRouter, HeuristicScorer, JudgeScorer, VerifierScorer
 from routerlib.routers.classifier import ClassifierRouter
 from routerlib.routers.llm import LLMRouter
+from routerlib.spread import compare, evaluate_splits
 from routerlib.tables import TierTable
 
 ROUTELLM = ["routellm-mmlu", "routellm-gsm8k", "routellm-mtbench"]

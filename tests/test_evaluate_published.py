@@ -2,7 +2,6 @@
 import pandas as pd
 
 from routerlib import published
-from routerlib.cli import main
 
 
 def test_published_figures_are_complete_and_in_range():

@@ -12,10 +12,7 @@ from routerlib.exercises.cascade import check_cascade_scorer
 from routerlib.exercises.classifier import check_classifier_feature
 from routerlib.exercises.llm import check_min_accuracy, check_rating_calls
 from routerlib.exercises.rules import check_rule, check_tier_map
-from routerlib.exercises.thresholds import (
-    check_escalation_rate,
-    check_threshold_for_mix,
-)
+from routerlib.exercises.thresholds import check_escalation_rate, check_threshold_for_mix
 from routerlib.queries import Query
 from routerlib.routers.cascade import CascadeRouter, HeuristicScorer, JudgeScorer
 from routerlib.routers.rules import DEFAULT_TIER_MAP

@@ -3,13 +3,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from routerlib.monitors import (
-    CascadeCostMonitor,
-    OverRoutingMonitor,
-    RouterLatencyMonitor,
-    UnderRoutingMonitor,
-    check_all,
-)
+from routerlib.monitors import (CascadeCostMonitor, OverRoutingMonitor, RouterLatencyMonitor, UnderRoutingMonitor,
+                                check_all)
 
 
 def traffic(n=300, cheap=0.75, mid=0.2, quality_cheap=0.9, latency=0.001, escalated=0.1, seed=0):

@@ -11,21 +11,11 @@ from routerlib.backends.simulated import SimulatedBackend
 from routerlib.catalog import Catalog
 from routerlib.queries import load_queries
 from routerlib.routers.base import Router
-from routerlib.routers.cascade import (
-    CascadeRouter,
-    HeuristicScorer,
-    JudgeScorer,
-    VerifierScorer,
-)
+from routerlib.routers.cascade import CascadeRouter, HeuristicScorer, JudgeScorer, VerifierScorer
 from routerlib.routers.classifier import ClassifierRouter
 from routerlib.routers.llm import LLMRouter
 from routerlib.routers.rules import RuleRouter
-from routerlib.routers.saved import (
-    FORMAT_VERSION,
-    RouterFileError,
-    load_router,
-    save_router,
-)
+from routerlib.routers.saved import FORMAT_VERSION, RouterFileError, load_router, save_router
 from routerlib.tables import TierTable
 
 LEVEL = {"easy": 0, "medium": 1, "hard": 2}

@@ -4,24 +4,10 @@ import pandas as pd
 import pytest
 
 from routerlib.catalog import Catalog
-from routerlib.metrics import (
-    aiq,
-    apgr,
-    cost_at_quality,
-    cpt,
-    non_decreasing_convex_hull,
-    pair_curve,
-)
+from routerlib.metrics import aiq, apgr, cost_at_quality, cpt, non_decreasing_convex_hull, pair_curve
 from routerlib.routers.base import DecidingCost
-from routerlib.sweep import (
-    assign,
-    assign_many,
-    calibrate_budget,
-    calibrate_mix,
-    calibrate_quality,
-    single_models,
-    sweep,
-)
+from routerlib.sweep import (assign, assign_many, calibrate_budget, calibrate_mix, calibrate_quality, single_models,
+                             sweep)
 from routerlib.tables import TierTable
 
 
@@ -204,7 +190,11 @@ def test_oracle_upgrades_follow_quality_per_dollar_and_bound_every_assignment():
 
 
 def test_routerarena_selection_metrics_by_hand():
-    from routerlib.metrics import optimal_cost_ratio, optimal_selection_rate, optimal_tiers
+    from routerlib.metrics import (
+        optimal_cost_ratio,
+        optimal_selection_rate,
+        optimal_tiers,
+    )
     quality = np.array([[1, 1, 1], [0, 1, 1], [0, 0, 0], [0, 0, 1.0]])
     cost = np.array([[1, 2, 4]] * 4, float)
     assert optimal_tiers(quality, cost, 0.5).tolist() == [0, 1, 0, 2]

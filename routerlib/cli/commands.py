@@ -207,7 +207,8 @@ def cmd_compare(args) -> int:
         shown = with_intervals(table, cols).rename(columns={
             "max_quality": "quality (max)", "cost_per_1k_at_95pct_best": "$/1k at 95% best (optimistic)",
             "router_cost_per_1k": "router $/1k"})
-        shown["vs random (AIQ wins)"] = table.get("wins_vs_random", pd.Series(index=table.index)).fillna("-")
+        wins = table.get("wins_vs_random", pd.Series(index=table.index, dtype=object))
+        shown["vs random (AIQ wins)"] = wins.where(table.index != "random").fillna("-")
         shown["simulated"] = table["simulated"]
         print(f"\n{name}: mean ± 95% interval over {args.splits} split(s); APGR is cheapest vs dearest tier")
         print(_markdown(shown) if args.markdown else shown.to_string())

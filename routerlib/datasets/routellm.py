@@ -9,13 +9,7 @@ import pandas as pd
 from ..catalog import Catalog
 from ..tables import OutcomeTable, priced
 from ..tokens import token_method
-from .common import (
-    as_bool_quality,
-    read_jsonl,
-    read_table,
-    require_columns,
-    token_counts,
-)
+from .common import as_bool_quality, read_jsonl, read_table, require_columns, token_counts
 from .sources import fetch, manifest
 
 ROOT = "lm-sys/RouteLLM/routellm/evals"

@@ -131,15 +131,18 @@ class LLMRouter(Router):
 
     def _rate(self, tt, difficulty: dict | None = None):
         """Rate a table's queries once: (tier index per query, rating cost per query), kept for that table."""
-        key = (tt.name, tuple(tt.prompts.index), tuple(tt.tiers))
-        if getattr(self, "_rated", (None,))[0] != key:
+        key = (tt.name, tuple(tt.prompts), tuple(tt.prompts.index), tuple(tt.tiers))
+        rated = self.__dict__.setdefault("_rated", {})  # a few tables' ratings: a second look is not a second call
+        if key not in rated:
             difficulty = difficulty or difficulty_labels(tt)
             queries = [Query(str(q), text, difficulty=difficulty.get(q)) for q, text in tt.prompts.items()]
             decisions = self.route_many(queries)
             index = {t: i for i, t in enumerate(tt.tiers)}
             tiers = np.array([index[place_tier(d.tier, tt.catalog)] for d in decisions])
-            self._rated = (key, tiers, np.array([d.router_cost_usd for d in decisions]))
-        return self._rated[1], self._rated[2]
+            rated[key] = (tiers, np.array([d.router_cost_usd for d in decisions]))
+            while len(rated) > 4:
+                del rated[next(iter(rated))]
+        return rated[key]
 
     def tier_scores(self, tt) -> np.ndarray:
         """The rated tier's step per query. A simulated rater is right about the outcome-derived difficulty."""

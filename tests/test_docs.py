@@ -1,0 +1,57 @@
+"""Generated docs: every result table comes from a command, and a stale one is named."""
+import subprocess
+import sys
+
+import pytest
+
+from routerlib.cli import main
+from routerlib.cli.docs import blocks, docs
+
+BLOCK = "<!-- generated: python -m routerlib models --catalog {cat} -->\n{body}<!-- end generated -->\n"
+
+
+@pytest.fixture
+def checkout(tmp_path):
+    """A checkout with a README whose generated block is stale, and a docs page with a fresh one."""
+    cat = tmp_path / "cat.json"
+    cat.write_text('{"models": [{"name": "tiny", "tier": "cheap", "input_per_mtok": 0.01, "output_per_mtok": 0.02}]}')
+    (tmp_path / "docs").mkdir()
+    (tmp_path / "README.md").write_text("# Title\n\ntext\n\n" + BLOCK.format(cat=cat, body="```\nold table\n```\n"))
+    return tmp_path, cat
+
+
+def test_check_names_the_stale_block_and_update_fixes_it(checkout, capsys):
+    root, cat = checkout
+    assert docs(main, root, check=True) == 1
+    out = capsys.readouterr().out
+    assert "stale: README.md:5: `python -m routerlib models" in out and "-old table" in out
+    assert "old table" in (root / "README.md").read_text()  # a check never writes the tracked file
+    assert docs(main, root, update=True) == 0
+    text = (root / "README.md").read_text()
+    assert "tiny" in text and "old table" not in text and text.startswith("# Title\n\ntext\n")
+    assert docs(main, root, check=True) == 0
+
+
+def test_plain_docs_writes_copies_where_asked(checkout, capsys, tmp_path_factory):
+    root, _ = checkout
+    out = tmp_path_factory.mktemp("copies")
+    assert docs(main, root, out=out) == 0
+    assert "tiny" in (out / "README.md").read_text() and "old table" in (root / "README.md").read_text()
+
+
+def test_blocks_and_bad_commands(checkout):
+    root, cat = checkout
+    (command, body, line), = blocks((root / "README.md").read_text())
+    assert command.startswith("python -m routerlib models") and line == 5 and "old table" in body
+    (root / "docs" / "x.md").write_text("<!-- generated: python -m routerlib nope -->\n<!-- end generated -->\n")
+    with pytest.raises(SystemExit):  # argparse refuses an unknown command
+        docs(main, root, check=True)
+
+
+def test_the_committed_docs_are_what_the_commands_print(data_mirror):
+    """The README's and docs/'s result tables, regenerated on the mirror (a few minutes)."""
+    from conftest import REPO
+    done = subprocess.run([sys.executable, "-m", "routerlib", "docs", "--check", "--root", str(REPO), "--data-dir",
+                           str(data_mirror)], capture_output=True, text=True, timeout=3600, cwd=REPO)
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-2000:]
+    assert "stale" not in done.stdout
