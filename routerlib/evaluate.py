@@ -137,8 +137,8 @@ def curve_metrics(tt: TierTable, scores: np.ndarray, curve: pd.DataFrame, single
                    "cpt80": lambda: cpt(pair["strong_pct"], pair["quality"], weak, strong, 0.8)}
     out = {"weak_quality": weak, "strong_quality": strong, "best_single_quality": best,
            **{k: None if fragile else f() for k, f in pair_metric.items()},
-           "apgr_note": (f"null: the dearest tier beats the cheapest by {gap:.3f} on this split, under {MIN_GAP} of "
-                         "the quality scale, so the gap APGR and CPT divide by is noise") if fragile else None,
+           "apgr_note": (f"the dearest tier's quality minus the cheapest's is {gap:+.3f} on this split, under "
+                         f"{MIN_GAP} of the quality scale: the gap APGR and CPT divide by is noise") if fragile else None,
            "apgr_points": pair[["strong_pct", "quality"]].to_dict("list"),
            "aiq": aiq(curve["cost_per_1k"], curve["quality"], cost_range),
            "aiq_cost_range_per_1k": list(cost_range),

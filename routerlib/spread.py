@@ -13,6 +13,7 @@ from .tables import OutcomeTable, train_test
 
 DEFAULT_SPLITS = 10
 SPREAD_METRICS = (*HEADLINE, "max_quality", "at_0.5_cost_per_1k", "at_0.5_quality")
+PAIR_METRICS = ("apgr", "cpt50", "cpt80")  # RouteLLM's: undefined where strong does not beat weak
 
 
 @dataclass
@@ -28,8 +29,16 @@ class Spread:
         return [_value(e, metric) for e in self.evaluations]
 
     def summary(self, metric: str) -> tuple[float, float, float]:
-        """(mean, low, high) over the splits."""
-        return interval(self.values(metric))
+        """(mean, low, high) over the splits; a pair metric null on any split is null (see apgr_note)."""
+        values = self.values(metric)
+        if metric in PAIR_METRICS and any(v is None for v in values):
+            return float("nan"), float("nan"), float("nan")
+        return interval(values)
+
+    def apgr_note(self) -> str | None:
+        """Why APGR and CPT are null, if they are on any split."""
+        notes = [n for n in self.values("apgr_note") if n]
+        return f"null on {len(notes)} of {len(self.evaluations)} splits; {notes[0]}" if notes else None
 
     def vs_random(self) -> dict:
         """Mean AIQ gain over random on the same splits, its 95% interval, and the splits won."""
@@ -63,10 +72,9 @@ class Spread:
         for name in self.evaluations[0].metrics:
             per_split = self.values(name)
             if all(isinstance(v, (int, float, type(None))) for v in per_split):
-                mean, lo, hi = interval(per_split)
+                mean, lo, hi = self.summary(name)
                 metrics.update({name: mean, f"{name}_ci95": [lo, hi], f"{name}_per_split": per_split})
-            else:  # a note, such as why APGR is null: the first split's, and every split's
-                metrics.update({name: next((v for v in per_split if v), None), f"{name}_per_split": per_split})
+        metrics["apgr_note"] = self.apgr_note()
         metrics["vs_random"] = self.vs_random()
         doc["metrics"] = json_safe(metrics)
         doc["splits"] = {"n": len(self.evaluations), "train": [e.n_train for e in self.evaluations],

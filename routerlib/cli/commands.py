@@ -179,8 +179,8 @@ def _print_spread(spread) -> None:
     print("tiers (chosen on the train split): " + ", ".join(f"{t['tier']}={t['model']}" for t in e.extra["tier_models"]))
     for note in e.notes["tiers"] + ([e.notes["test_labels"]] if "test_labels" in e.notes else []):
         print(f"  note: {note}")
-    if e.metrics.get("apgr_note"):
-        print(f"  note: APGR and CPT are {e.metrics['apgr_note']}")
+    if spread.apgr_note():
+        print(f"  note: APGR and CPT are {spread.apgr_note()}")
     shown = with_intervals(spread_table({spread.router: spread}), [m for m, _ in SHOWN]).iloc[0]
     print("\n".join(f"  {label:<52} {shown[m]}" for m, label in SHOWN))
     for target, d in spread.deployable().items():
