@@ -35,7 +35,7 @@ def test_threshold_slider_updates_numbers_and_drawing(mirror):
 
 
 def test_three_tier_range_and_calibration(mirror):
-    d = ThresholdDashboard("arena-bench", router="classifier", data_dir=mirror)
+    d = ThresholdDashboard("routerbench-arc", router="classifier", data_dir=mirror)
     assert type(d.control).__name__ == "FloatRangeSlider"
     d.calibrate()
     m = d.metrics_at(d.control.value)
@@ -49,7 +49,7 @@ def test_pickers_reload_and_errors_are_shown(mirror):
     d = ThresholdDashboard("routellm-gsm8k", router="classifier", data_dir=mirror)
     d.router_picker.value = "cascade-verifier"
     assert d.cascade and "rl-escalation" in d.metrics.value and d.error.value == ""
-    d.dataset_picker.value = "arena-bench"
+    d.dataset_picker.value = "routerbench-arc"
     assert len(d.test.tiers) == 3 and d.error.value == ""
     d.metrics_at = lambda value: 1 / 0  # a broken callback must be shown, not swallowed
     d.control.value = 0.9

@@ -19,10 +19,10 @@ def check_min_accuracy(table, accuracy, grid, against: str = "classifier", seed:
         return not_yet(f"pick one of the grid values {[round(g, 3) for g in grid]}; got {accuracy!r}")
     accuracy = on_grid[0]
     key = "savings_factor_at_95pct_best"
-    bar = evaluate_router(table, against, seed=seed).metrics[key]
+    bar = _or_zero(evaluate_router(table, against, seed=seed, deployable=False).metrics[key])
     saves = {}
-    for a in grid[: grid.index(accuracy) + 1]:
-        saves[a] = evaluate_router(table, "llm", seed=seed, router_accuracy=a).metrics[key]
+    for a in grid[: grid.index(accuracy) + 1]:  # 0: its operating point does not keep 95% of the best quality
+        saves[a] = _or_zero(evaluate_router(table, "llm", seed=seed, router_accuracy=a, deployable=False).metrics[key])
         if saves[a] > bar and a < accuracy:
             return not_yet(f"already at accuracy {a:g} the LLM router saves {saves[a]:.2f}x against {against}'s "
                            f"{bar:.2f}x (SIMULATED ratings): a less accurate router is enough", savings=saves, bar=bar)
@@ -32,6 +32,11 @@ def check_min_accuracy(table, accuracy, grid, against: str = "classifier", seed:
                        savings=saves, bar=bar)
     return right(f"at accuracy {accuracy:g} the LLM router saves {saves[accuracy]:.2f}x, more than {against}'s "
                  f"{bar:.2f}x, and no lower grid value does (SIMULATED ratings)", savings=saves, bar=bar)
+
+
+def _or_zero(savings) -> float:
+    """A savings factor, 0 where the router never reaches the quality target (NaN)."""
+    return float(savings) if savings == savings else 0.0
 
 
 def _is_number(value) -> bool:
