@@ -55,3 +55,12 @@ def test_the_committed_docs_are_what_the_commands_print(data_mirror):
                            str(data_mirror)], capture_output=True, text=True, timeout=3600, cwd=REPO)
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-2000:]
     assert "stale" not in done.stdout
+
+
+def test_a_last_digit_step_is_not_stale_but_more_is():
+    from routerlib.cli.docs import same_text
+    assert same_text("| a | 0.584 | 37.12 | 5/5 |", "| a | 0.585 | 37.11 | 5/5 |")
+    assert not same_text("| a | 0.584 |", "| a | 0.586 |")
+    assert not same_text("| a | 0.584 |", "| b | 0.584 |")
+    assert not same_text("| 5/5 |", "| 4/5 |")
+    assert not same_text("| 0.5 |", "| 1 |")
