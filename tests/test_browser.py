@@ -118,7 +118,7 @@ def _voila(data_dir: Path, tmp_path: Path):
     """Voila serving the dashboard notebook on 127.0.0.1:<free port>; yields (url, log path)."""
     assert NOTEBOOK.is_file(), f"{NOTEBOOK} is missing"
     port = _free_port()
-    env = dict(os.environ, ROUTERLIB_DATA_DIR=str(data_dir), MPLBACKEND="Agg", ROUTERLIB_OFFLINE="1",
+    env = dict(os.environ, ROUTERLIB_DATA_DIR=str(data_dir), MPLBACKEND="module://matplotlib_inline.backend_inline", ROUTERLIB_OFFLINE="1",
                JUPYTER_RUNTIME_DIR=str(tmp_path / "jupyter-runtime"), PYTHONUNBUFFERED="1")
     env.pop("BROWSER", None)
     cmd = [sys.executable, "-m", "voila", "--no-browser", f"--port={port}", "--Voila.port_retries=0",

@@ -48,7 +48,7 @@ def _parent(*flags) -> argparse.ArgumentParser:
         "seed": dict(type=int, default=0, help="seed of the split, the simulator and random parts (default 0)"),
         "catalog": dict(help="JSON file adding or overriding models, prices and tier defaults"),
         "json": dict(metavar="PATH", help="also write the results as JSON to PATH ('-' prints them)"),
-        "markdown": dict(action="store_true", help="print tables as Markdown (as in the README)"),
+        "markdown": dict(action="store_true", help="print tables as Markdown (as in README.md and docs/)"),
     }
     for flag in flags:
         p.add_argument(f"--{flag}", **shared[flag])
@@ -153,7 +153,7 @@ def build_parser() -> argparse.ArgumentParser:
     dc.add_argument("--root", default=".", help="the checkout holding README.md and docs/ (default: here)")
 
     sv = _command(sub, "serve", "serve saved routers as an OpenAI-compatible endpoint", c.cmd_serve)
-    sv.add_argument("--config", required=True, help="JSON serve config: router aliases, upstream, run log (see README)")
+    sv.add_argument("--config", required=True, help="JSON serve config: router aliases, upstream, run log (see docs/serving.md)")
     sv.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1: this machine only)")
     sv.add_argument("--port", type=int, default=8000, help="port to listen on (default 8000)")
     return parser
