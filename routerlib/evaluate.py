@@ -123,29 +123,33 @@ def curve_metrics(tt: TierTable, scores: np.ndarray, curve: pd.DataFrame, single
 
     AIQ's cost range spans every single model of `models` (default: the tier models) on these queries.
     """
-    weak, strong = float(np.nanmean(tt.quality[:, 0])), float(np.nanmean(tt.quality[:, -1]))
-    pair = _pair_points(tt, scores)
-    gap = strong - weak
     best = float(singles["quality"].max())
     models = singles if models is None else models
     cost_range = (float(models["cost_per_1k"].min()), float(models["cost_per_1k"].max()))
     at95 = cost_at_quality(curve["cost_per_1k"], curve["quality"], QUALITY_TARGET * best)
     all_top = float(singles["cost_per_1k"].iloc[-1])
+    return {**pair_metrics(tt, scores), "best_single_quality": best,
+            "aiq": aiq(curve["cost_per_1k"], curve["quality"], cost_range),
+            "aiq_cost_range_per_1k": list(cost_range),
+            "cost_per_1k_at_95pct_best": at95 if at95 is not None else float("nan"),
+            "all_expensive_cost_per_1k": all_top,
+            "savings_factor_at_95pct_best": all_top / at95 if at95 else float("nan")}
+
+
+def pair_metrics(tt: TierTable, scores: np.ndarray) -> dict:
+    """RouteLLM's APGR and CPT for the cheapest vs the dearest tier; null with a note on a tiny gap."""
+    weak, strong = float(np.nanmean(tt.quality[:, 0])), float(np.nanmean(tt.quality[:, -1]))
+    pair = _pair_points(tt, scores)
+    gap = strong - weak
     fragile = gap < MIN_GAP
     pair_metric = {"apgr": lambda: apgr(pair["strong_pct"], pair["quality"], weak, strong),
                    "cpt50": lambda: cpt(pair["strong_pct"], pair["quality"], weak, strong, 0.5),
                    "cpt80": lambda: cpt(pair["strong_pct"], pair["quality"], weak, strong, 0.8)}
-    out = {"weak_quality": weak, "strong_quality": strong, "best_single_quality": best,
-           **{k: None if fragile else f() for k, f in pair_metric.items()},
-           "apgr_note": (f"the dearest tier's quality minus the cheapest's is {gap:+.3f} on this split, under "
-                         f"{MIN_GAP} of the quality scale: the gap APGR and CPT divide by is noise") if fragile else None,
-           "apgr_points": pair[["strong_pct", "quality"]].to_dict("list"),
-           "aiq": aiq(curve["cost_per_1k"], curve["quality"], cost_range),
-           "aiq_cost_range_per_1k": list(cost_range),
-           "cost_per_1k_at_95pct_best": at95 if at95 is not None else float("nan"),
-           "all_expensive_cost_per_1k": all_top,
-           "savings_factor_at_95pct_best": all_top / at95 if at95 else float("nan")}
-    return out
+    return {"weak_quality": weak, "strong_quality": strong,
+            **{k: None if fragile else f() for k, f in pair_metric.items()},
+            "apgr_note": (f"the dearest tier's quality minus the cheapest's is {gap:+.3f} on this split, under "
+                          f"{MIN_GAP} of the quality scale: the gap APGR and CPT divide by is noise") if fragile else None,
+            "apgr_points": pair[["strong_pct", "quality"]].to_dict("list")}
 
 
 def _pair_points(tt: TierTable, scores: np.ndarray) -> pd.DataFrame:
@@ -221,14 +225,9 @@ def evaluate_all(table: OutcomeTable, names=None, seed: int = 0, test_share: flo
                  halves=None, **kw) -> dict:
     """name -> Evaluation of every named router on the same split (always-<tier> only for tiers it has)."""
     halves = halves or train_test(table, test_share, seed, catalog)
-    names = names or default_names(halves[1].tiers)
+    names = names or router_names(halves[1].tiers)
     return {n: evaluate_router(table, n, seed, halves=halves, **kw) for n in names
             if not n.startswith("always-") or n[len("always-"):] in halves[1].tiers}
-
-
-def default_names(tiers) -> list:
-    """Every router name but the live-only ones, with the always-<tier> family for these tiers."""
-    return router_names(tiers)
 
 
 HEADLINE = ("apgr", "cpt50", "cpt80", "aiq", "cost_per_1k_at_95pct_best", "savings_factor_at_95pct_best",

@@ -13,10 +13,9 @@ import numpy as np
 import pandas as pd
 
 from . import datasets
-from .evaluate import curve_metrics, every_model
+from .evaluate import pair_metrics
 from .routers import make
 from .spread import compare
-from .sweep import single_models, sweep
 from .tables import TierTable, dataset_catalog
 
 PUBLISHED = Path(__file__).resolve().parent.parent / "data" / "published_routellm.json"
@@ -59,14 +58,13 @@ def leave_one_out(tables: dict, name: str, router: str, seed: int = 0) -> dict:
     test = whole(tables[name])
     train = concat([whole(t) for n, t in tables.items() if n != name])
     if router == "random":
-        runs = [_pair(tables[name], test, make("random", seed=seed + k).fit(train)) for k in range(RANDOM_DRAWS)]
+        runs = [_pair(test, make("random", seed=seed + k).fit(train)) for k in range(RANDOM_DRAWS)]
         return {k: float(np.nanmean([r[k] for r in runs])) for k in ("apgr", "cpt50")}
-    return _pair(tables[name], test, make(router, test.catalog, seed).fit(train))
+    return _pair(test, make(router, test.catalog, seed).fit(train))
 
 
-def _pair(table, test: TierTable, router) -> dict:
-    scores, cost = router.tier_scores(test), router.deciding_cost(test)
-    m = curve_metrics(test, scores, sweep(test, scores, cost=cost), single_models(test), every_model(table, test))
+def _pair(test: TierTable, router) -> dict:
+    m = pair_metrics(test, router.tier_scores(test))
     return {"apgr": m["apgr"], "cpt50": m["cpt50"]}
 
 

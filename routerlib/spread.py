@@ -7,8 +7,9 @@ import numpy as np
 import pandas as pd
 from tqdm.auto import tqdm
 
-from .evaluate import HEADLINE, Evaluation, default_names, evaluate_router, single_model_rows
+from .evaluate import HEADLINE, Evaluation, evaluate_router, single_model_rows
 from .metrics import interval, json_safe
+from .routers import names as router_names
 from .tables import OutcomeTable, train_test
 
 DEFAULT_SPLITS = 10
@@ -118,7 +119,7 @@ def evaluate_splits(table: OutcomeTable, names=None, splits: int = DEFAULT_SPLIT
     runs: dict = {}
     for s in tqdm(range(splits), desc=f"splits ({table.name})", disable=not progress):
         halves = train_test(table, test_share, seed + s, catalog, own_split=splits == 1)
-        wanted = list(names or default_names(halves[1].tiers))
+        wanted = list(names or router_names(halves[1].tiers))
         for name in dict.fromkeys(["random", *wanted]):
             if name.startswith("always-") and name[len("always-"):] not in halves[1].tiers:
                 continue

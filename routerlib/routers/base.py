@@ -74,13 +74,13 @@ def step_scores(tier_index, n_tiers: int) -> np.ndarray:
 
 
 class Router:
-    """Base of every router. Subclasses implement tier_scores() and route_one() (or route())."""
+    """Base of every router. Subclasses implement tier_scores() and query_scores() (or route())."""
 
     name = "router"
     simulated = False  # True where the router's own decisions are simulated (ratings, judge verdicts)
     uses_thresholds = True  # False where scores are a step (one named tier): thresholds change nothing
-    answers_while_routing = False
-    uses_test_labels = False  # True for the oracles: they read the outcomes they are scored on  # True for a cascade: route() already holds the answer (Decision.calls)
+    answers_while_routing = False  # True for a cascade: route() already holds the answer (Decision.calls)
+    uses_test_labels = False  # True for the oracles: they read the outcomes they are scored on
 
     def __init__(self, thresholds=None, catalog: Catalog | None = None):
         self.thresholds = thresholds

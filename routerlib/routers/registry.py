@@ -7,7 +7,6 @@ from ..catalog import Catalog
 STANDARD_TIERS = ("cheap", "mid", "expensive")
 
 
-
 def _random(catalog, seed=0, **kw):
     from .baselines import RandomRouter
     return RandomRouter(seed=seed, catalog=catalog, **kw)
