@@ -5,12 +5,13 @@ tier and works on the TierTable's n x K arrays.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+import json
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 import pandas as pd
 
-from .catalog import Catalog
+from .catalog import Catalog, Model
 
 GOOD_ENOUGH = 7 / 9  # normalised quality counted as a good answer: correct, or a judge score of 8+ of 10
 
@@ -18,6 +19,12 @@ OUTCOME_COLUMNS = ["query_id", "model", "quality", "quality_raw", "prompt_tokens
                    "cost_usd", "response"]
 
 QUERY_COLUMNS = ["prompt", "category"]  # required; loaders may add more (e.g. split)
+TABLE_SETTINGS = ("quality_scale", "token_method", "cost_method", "simulated", "source", "notes")
+
+
+def _as_json(value):
+    """A value json cannot write as such: numpy scalars as Python ones, anything else as text."""
+    return value.item() if isinstance(value, np.generic) else str(value)
 
 
 class OutcomeError(ValueError):
@@ -82,9 +89,9 @@ class OutcomeTable:
         return table.reindex(index=self.queries.index, columns=self.models)
 
     def describe(self, catalog: Catalog | None = None) -> pd.DataFrame:
-        """Per model: tier, mean quality, total cost, and how many queries lack a quality."""
+        """Per model: tier (inferred where the catalog lacks a model), mean quality, total cost, missing qualities."""
         quality, cost = self.wide("quality"), self.wide("cost_usd")
-        catalog = catalog or Catalog.load()
+        catalog = infer_tiers(self, catalog)[0]
         return pd.DataFrame({
             "tier": [catalog.get(m).tier if m in catalog else None for m in self.models],
             "quality_mean": quality.mean(),
@@ -98,6 +105,52 @@ class OutcomeTable:
         return OutcomeTable(self.name, self.queries.loc[ids].copy(), self.outcomes[self.outcomes["query_id"].isin(ids)],
                             self.quality_scale, self.token_method, self.cost_method, self.simulated, self.source,
                             dict(self.notes))
+
+    def to_hf_dataset(self):
+        """A datasets.Dataset: a row per outcome with its query's columns and `query_position` (its place in
+        queries); a query with no outcome gets one row with an empty model. A quality_raw that is not numeric
+        is stored as JSON text. The metadata is JSON in info.description: save_to_disk keeps it, Parquet and
+        push_to_hub drop it (from_hf_dataset then uses defaults and leaves such quality_raw as JSON text)."""
+        import datasets
+
+        clash = [c for c in self.queries.columns if c in OUTCOME_COLUMNS + ["query_position"]]
+        if clash:
+            raise OutcomeError(f"{self.name}: rename the query column(s) {clash}: outcome columns use those names")
+        queries = self.queries.reset_index().assign(query_position=range(self.n_queries))
+        lonely = queries[~queries["query_id"].isin(self.outcomes["query_id"])]
+        rows = pd.concat([p for p in (self.outcomes.merge(queries, on="query_id", how="left"), lonely) if len(p)],
+                         ignore_index=True)
+        as_json = not pd.api.types.is_numeric_dtype(rows["quality_raw"])
+        if as_json:
+            rows["quality_raw"] = rows["quality_raw"].map(lambda v: json.dumps(v, default=_as_json))
+        meta = {key: getattr(self, key) for key in TABLE_SETTINGS + ("name",)}
+        meta.update(query_columns=list(self.queries.columns), quality_raw_json=as_json,
+                    dtypes={c: str(t) for c, t in [*self.outcomes.dtypes.items(), *self.queries.dtypes.items()]})
+        info = datasets.DatasetInfo(description=json.dumps(meta, default=_as_json))
+        return datasets.Dataset.from_pandas(rows, preserve_index=False, info=info)
+
+    @classmethod
+    def from_hf_dataset(cls, ds, name=None) -> "OutcomeTable":
+        """The table that to_hf_dataset() wrote; where the metadata was lost, settings say "unknown"."""
+        try:
+            meta = json.loads(ds.info.description or "{}")
+        except ValueError:  # a description in prose: not written by to_hf_dataset
+            meta = {}
+        meta, rows = meta if isinstance(meta, dict) else {}, ds.to_pandas()
+        missing = [c for c in OUTCOME_COLUMNS + QUERY_COLUMNS if c not in rows]
+        if missing:
+            raise OutcomeError(f"dataset lacks column(s) {missing}; for other layouts use datasets.hub.load_hub")
+        order = rows.sort_values("query_position", kind="stable") if "query_position" in rows else rows
+        extra = [c for c in rows if c not in OUTCOME_COLUMNS + ["query_position"]]
+        queries = order.drop_duplicates("query_id").set_index("query_id")[meta.get("query_columns", extra)]
+        outcomes = rows.loc[rows["model"].notna(), OUTCOME_COLUMNS]
+        if meta.get("quality_raw_json"):
+            outcomes["quality_raw"] = outcomes["quality_raw"].map(json.loads)
+        dtypes = meta.get("dtypes", {})
+        settings = {key: meta.get(key, "unknown") for key in TABLE_SETTINGS[:3]}
+        settings.update({key: meta[key] for key in TABLE_SETTINGS[3:] if key in meta})
+        queries, outcomes = (f.astype({c: dtypes[c] for c in f if c in dtypes}) for f in (queries, outcomes))
+        return cls(name or meta.get("name", "hf-dataset"), queries, outcomes, **settings)
 
     def __repr__(self):
         tag = ", SIMULATED" if self.simulated else ""
@@ -207,26 +260,102 @@ def choose_tiers(table: OutcomeTable, catalog: Catalog | None = None) -> tuple[C
     """Each tier's model: its best on this table, kept only where it costs more and scores better than
     the tier below (a dominated tier takes its best undominated model, or is dropped). Returns the
     catalog and notes saying what was replaced or dropped."""
-    catalog = catalog or Catalog.load()
-    models = [catalog.get(m) for m in table.models]
+    catalog, notes = infer_tiers(table, catalog)
+    models = [catalog.get(m) for m in table.models if m in catalog]
     quality, cost = table.wide("quality").mean(), table.wide("cost_usd").mean()
-    chosen, notes, below = {}, [], None
+    chosen, below = {}, None
     for tier in [t for t in catalog.tiers if any(m.tier == t for m in models)]:
         candidates = [m.name for m in models if m.tier == tier and not np.isnan(quality.get(m.name, np.nan))]
         if not candidates:
             continue
-        best = max(candidates, key=lambda m: quality[m])
+        best = max(candidates, key=lambda m: (quality[m], -cost[m]))
         fine = [m for m in candidates if below is None or (quality[m] > quality[below] and cost[m] > cost[below])]
         if not fine:
             notes.append(f"dropped tier {tier!r}: none of its models ({', '.join(candidates)}) both costs more and "
                          f"scores better than {below} ({chosen_tier(chosen, below)})")
             continue
-        pick = max(fine, key=lambda m: quality[m])
+        pick = max(fine, key=lambda m: (quality[m], -cost[m]))
         if pick != best:
             notes.append(f"tier {tier!r}: {best} is dominated by {below} (cheaper and at least as good); "
                          f"using {pick}")
         chosen[tier], below = pick, pick
     return Catalog([m for m in models if m.tier in chosen], chosen), notes
+
+
+def tier_names(k: int) -> list:
+    """Names of k inferred tiers, cheapest first: cheap, mid, expensive (mid-1, mid-2, ... past three)."""
+    return {1: ["cheap"], 2: ["cheap", "expensive"], 3: ["cheap", "mid", "expensive"]}.get(
+        k, ["cheap", *[f"mid-{i}" for i in range(1, k - 1)], "expensive"])
+
+
+def infer_tiers(table: OutcomeTable, catalog: Catalog | None = None) -> tuple[Catalog, list]:
+    """The catalog, if it knows every model of the table; else tiers inferred from mean cost per query.
+
+    Inferred: cheapest first, a model is kept only if it scores better than every cheaper one kept
+    (the front rule). Prices come from the catalog, else from the table's cost per token.
+    """
+    catalog = catalog or Catalog.load()
+    unknown = [m for m in table.models if m not in catalog]
+    if not unknown:
+        return catalog, []
+    quality, cost = table.wide("quality").mean(), table.wide("cost_usd").mean()
+    usable = [m for m in table.models if not (np.isnan(quality[m]) or np.isnan(cost[m]))]
+    front, dominated = [], []
+    for m in sorted(usable, key=lambda m: (cost[m], -quality[m])):
+        (dominated if front and quality[m] <= quality[front[-1]] else front).append(m)
+    if not front:
+        raise ValueError(f"{table.name}: no model has a recorded quality and cost, so no tiers can be inferred")
+    names = tier_names(len(front))
+    models = [replace(catalog.get(m), tier=t) if m in catalog else estimated_model(table, m, t)
+              for m, t in zip(front, names)]
+    notes = [f"tiers inferred from mean cost per query ({', '.join(unknown)} not in the catalog; map them with "
+             "--tiers or --catalog): " + ", ".join(f"{t}={m} (${cost[m] * 1000:.3g}/1k)" for t, m in zip(names, front))]
+    if dominated:
+        notes.append(f"left out {', '.join(dominated)}: a cheaper model scores at least as well")
+    if len(usable) < len(table.models):
+        notes.append(f"left out {', '.join(m for m in table.models if m not in usable)}: no quality or cost recorded")
+    return Catalog(models, dict(zip(names, front))), notes
+
+
+def estimated_model(table: OutcomeTable, name: str, tier: str) -> Model:
+    """A model missing from the catalog: its costs are the recorded ones; its price per token is estimated from them."""
+    rows = table.outcomes[table.outcomes["model"] == name]
+    tokens = (rows["prompt_tokens"].fillna(0) + rows["completion_tokens"].fillna(0)).sum()
+    per_mtok = float(rows["cost_usd"].sum() / tokens * 1e6) if tokens > 0 else 0.0
+    how = ("recorded cost / recorded tokens (an overestimate where completion tokens are unknown)" if tokens > 0
+           else "unknown (no tokens recorded), taken as 0")
+    return Model(name, tier, per_mtok, per_mtok, source=f"not in the catalog; price per token {how}")
+
+
+def mapped_tiers(table: OutcomeTable, tiers: dict, catalog: Catalog | None = None) -> tuple[OutcomeTable, Catalog]:
+    """The table's models given tiers by hand ({model: tier}, cheapest tier first); other models are left out."""
+    catalog = catalog or Catalog.load()
+    absent = [m for m in tiers if m not in table.models]
+    if absent:
+        raise ValueError(f"--tiers names {absent}, not in {table.name}; its models: {', '.join(table.models)}")
+    models = [replace(catalog.get(m), tier=t) if m in catalog else estimated_model(table, m, t)
+              for m, t in tiers.items()]
+    kept = table.outcomes[table.outcomes["model"].isin(list(tiers))]
+    notes = {**table.notes, "tiers": f"tiers as given: {tiers}"}
+    dropped = [m for m in table.models if m not in tiers]
+    if dropped:
+        notes["tiers"] += f"; left out {', '.join(dropped)} (not in --tiers)"
+    mapped = OutcomeTable(table.name, table.queries, kept, table.quality_scale, table.token_method, table.cost_method,
+                          table.simulated, table.source, notes)
+    defaults = {}
+    for m, t in tiers.items():
+        defaults.setdefault(t, m)
+    return mapped, Catalog(models, defaults)
+
+
+def parse_tiers(text: str) -> dict:
+    """`small=cheap,big=expensive` as {model: tier}, in the order given (cheapest tier first)."""
+    pairs = [p.strip() for p in text.split(",") if p.strip()]
+    bad = [p for p in pairs if p.count("=") < 1 or not all(x.strip() for x in p.rsplit("=", 1))]
+    if bad or not pairs:
+        raise ValueError(f"--tiers expects MODEL=TIER pairs separated by commas, cheapest tier first "
+                         f"(e.g. small-model=cheap,big-model=expensive); got {text!r}")
+    return {m.strip(): t.strip() for m, t in (p.rsplit("=", 1) for p in pairs)}
 
 
 def chosen_tier(chosen: dict, model: str) -> str:

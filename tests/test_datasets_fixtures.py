@@ -199,6 +199,61 @@ def test_full_routerbench_pickle_from_the_data_dir_or_a_clear_error(tmp_path):
 
 def test_fetch_of_the_full_routerbench_offline_says_how(tmp_path, capsys):
     from routerlib.cli import main
-    assert main(["data", "fetch", "routerbench-5shot", "--data-dir", str(tmp_path)]) == 2
+    assert main(["data", "fetch", "routerbench-5shot", "--data-dir", str(tmp_path)]) == 1
     err = capsys.readouterr().err
     assert "routerbench_5shot.pkl" in err and "Hugging Face hub" in err and "ROUTERLIB_DATA_DIR" in err
+
+
+def test_fetch_all_without_network_stops_at_once_and_leaves_no_folders(tmp_path, monkeypatch, capsys):
+    from routerlib.cli import main
+    from routerlib.datasets.sources import cache_dir
+    monkeypatch.setenv("ROUTERLIB_DATA_URL", "http://127.0.0.1:9/{repo}/{path}")  # nothing listens there
+    monkeypatch.setenv("ROUTERLIB_OFFLINE", "0")
+    assert main(["data", "fetch", "all", "--data-dir", str(tmp_path / "empty")]) == 1
+    err = capsys.readouterr().err
+    assert "routellm-mmlu: NOT fetched" in err and "data fetch all" in err
+    assert "routellm-gsm8k" not in err  # no network: the other datasets are not tried one by one
+    assert not cache_dir().exists() or not any(cache_dir().rglob("*"))
+
+
+def test_progress_counts_only_files_that_arrived(file_server, tmp_path, monkeypatch, capsys):
+    from routerlib.datasets import sources
+    served = tmp_path / "served"
+    mini_gsm8k(served)  # other bytes than the pinned files, so nothing is pinned here
+    monkeypatch.setattr(sources, "manifest", lambda: {})
+    (served / GSM / "gsm8k_responses.csv").unlink()  # this one answers 404
+    monkeypatch.setenv("ROUTERLIB_DATA_URL", file_server(served))
+    monkeypatch.setenv("ROUTERLIB_OFFLINE", "0")
+    with pytest.raises(DataNotFoundError, match="gsm8k_responses.csv: File not found"):
+        fetch([f"{GSM}/gsm8k_responses.csv", f"{GSM}/contaminated_prompts.jsonl"], tmp_path / "empty")
+    err = capsys.readouterr().err
+    assert "1/2" in err and "2/2" not in err and "failed=1" in err  # an HTTP error does not stop the others
+    assert [p.name for p in sources.cache_dir().rglob("*") if p.is_file()] == ["contaminated_prompts.jsonl"]
+
+
+def test_verify_exits_non_zero_when_files_are_missing(tmp_path, capsys):
+    from routerlib.cli import main
+    assert main(["data", "verify", "--data-dir", str(tmp_path)]) == 1
+    assert "run `python -m routerlib data fetch all`" in capsys.readouterr().err
+    mini_gsm8k(tmp_path)
+    assert main(["data", "verify", "routellm-gsm8k", "--data-dir", str(tmp_path)]) == 1  # present, but not pinned bytes
+    assert "MISMATCH" in capsys.readouterr().err
+
+
+def test_verify_passes_on_the_mirror(data_mirror):
+    from routerlib.cli import main
+    assert main(["data", "verify", "--data-dir", str(data_mirror)]) == 0
+
+
+def test_a_notebook_without_data_says_what_to_run_in_one_line(tmp_path, monkeypatch):
+    import nbformat
+    from nbclient import NotebookClient
+    from nbclient.exceptions import CellExecutionError
+    monkeypatch.setenv("ROUTERLIB_DATA_DIR", str(tmp_path))
+    monkeypatch.setenv("ROUTERLIB_OFFLINE", "1")
+    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(
+        "from routerlib import datasets\ndatasets.load('routellm-mtbench')")])
+    with pytest.raises(CellExecutionError):
+        NotebookClient(nb, timeout=120, kernel_name="python3").execute()
+    error = next(o for o in nb.cells[0].outputs if o["output_type"] == "error")
+    assert len(error["traceback"]) == 1 and "python -m routerlib data fetch all" in error["traceback"][0]

@@ -21,12 +21,31 @@ from .runlog import RunLog
 RETRYABLE = (openai.RateLimitError, openai.InternalServerError, openai.APITimeoutError,
              openai.APIConnectionError, openai.APIResponseValidationError, json.JSONDecodeError)
 NO_KEY_NEEDED = "no-key-needed"  # what local servers get when no key is set; they ignore it
+OPENAI_URL = "https://api.openai.com/v1"  # where calls go when no base URL is set
+NO_ANSWER = ("ConnectError", "ConnectTimeout")  # the transport's errors when the server does not answer at all
 
 
 def missing_credentials_message() -> str:
     return ("live mode needs OPENAI_API_KEY (for api.openai.com), or OPENAI_BASE_URL pointing at an "
             "OpenAI-compatible server (Ollama, vLLM, llama.cpp), or a base_url on each model used. "
             "Example: export OPENAI_API_KEY=...  or  export OPENAI_BASE_URL=http://127.0.0.1:11434/v1")
+
+
+class ServerUnreachableError(ConnectionError):
+    """Several calls in a row got no answer at all from one server: a batch stops instead of failing every call."""
+
+    def __init__(self, url: str, cause: str, calls: int):
+        super().__init__(f"no answer from {url}: {calls} calls in a row could not connect ({cause}). Start the "
+                         "server, or check OPENAI_BASE_URL (or the model's base_url in the catalog)")
+        self.url, self.cause, self.calls = url, cause, calls
+
+
+def _no_answer(error) -> str | None:
+    """The underlying error if the server did not answer at all (refused, connect timeout, unknown host)."""
+    cause = error.__cause__
+    if isinstance(error, openai.APIConnectionError) and type(cause).__name__ in NO_ANSWER:
+        return f"{type(cause).__name__}: {cause}"
+    return None
 
 
 class Secret:
@@ -104,7 +123,7 @@ class OpenAIBackend(Backend):
     mode = "live"
 
     def __init__(self, catalog=None, api_key=None, base_url=None, timeout=60.0, max_retries=3,
-                 concurrency=4, run_log=None, backoff_base=0.5, max_wait=60.0):
+                 concurrency=4, run_log=None, backoff_base=0.5, max_wait=60.0, unreachable_after=3):
         self.catalog = catalog or Catalog.load()
         key = api_key or os.environ.get("OPENAI_API_KEY")
         self._api_key = Secret(key) if key else None
@@ -114,9 +133,12 @@ class OpenAIBackend(Backend):
         self.concurrency = concurrency
         self.backoff_base = backoff_base
         self.max_wait = max_wait
+        self.unreachable_after = unreachable_after  # calls in a row with no answer that stop a batch; 0: never
         self.run_log = RunLog(run_log) if isinstance(run_log, (str, os.PathLike)) else run_log
         self._clients: dict = {}
+        self._unanswered: dict = {}  # base URL -> (calls in a row that got no answer, the last cause)
         self._lock = threading.Lock()
+        self._stopping = threading.Event()  # set while a stopped batch waits for its calls in flight
 
     def _base_url(self, model) -> str | None:
         return model.base_url or self.base_url
@@ -157,21 +179,38 @@ class OpenAIBackend(Backend):
     def _create(self, request: Request, **extra):
         """One chat.completions.create with our retries: (response or None, attempts, redacted error or None)."""
         model = self.catalog.get(request.model)
-        client, error = self._client(self._base_url(model)), None
+        base_url = self._base_url(model)
+        client, error, unanswered = self._client(base_url), None, None
         kwargs = {"model": model.api_name or model.name, "messages": list(request.messages), **request.sampling(),
                   **({"max_tokens": request.max_tokens} if request.max_tokens else {}),
                   **({"logprobs": True} if request.logprobs else {}), **extra}
         for attempt in range(1, self.max_retries + 2):
             try:
-                return client.chat.completions.create(**kwargs), attempt, None
+                response = client.chat.completions.create(**kwargs)
+                self._count_unanswered(base_url, None)
+                return response, attempt, None
             except RETRYABLE as e:
-                error = self._redact(f"{type(e).__name__}: {e}")
-                if attempt <= self.max_retries:
-                    time.sleep(self._wait(e, attempt - 1))
+                error, unanswered = self._redact(f"{type(e).__name__}: {e}"), _no_answer(e)
+                if attempt > self.max_retries or self._stopping.wait(self._wait(e, attempt - 1)):
+                    break  # out of retries, or the batch stopped: no more waiting
             except Exception as e:  # 4xx and the unexpected: not worth retrying, but recorded
-                error = self._redact(f"{type(e).__name__}: {e}")
+                error, unanswered = self._redact(f"{type(e).__name__}: {e}"), None
                 break
+        self._count_unanswered(base_url, unanswered and self._redact(unanswered))
         return None, attempt, error
+
+    def _count_unanswered(self, base_url, cause: str | None) -> None:
+        """Count calls in a row that got no answer at all from this server; any answer, even an error, resets it."""
+        with self._lock:
+            calls = self._unanswered.get(base_url, (0, None))[0]
+            self._unanswered[base_url] = (calls + 1, cause) if cause else (0, None)
+
+    def _stop_if_unreachable(self, request: Request) -> None:
+        """Raise ServerUnreachableError if the server of this request has not answered the last few calls."""
+        base_url = self._base_url(self.catalog.get(request.model))
+        calls, cause = self._unanswered.get(base_url, (0, None))
+        if self.unreachable_after and calls >= self.unreachable_after:
+            raise ServerUnreachableError(base_url or OPENAI_URL, cause, calls)
 
     def open_stream(self, request: Request):
         """A streaming call (usage included) with our retries: (stream or None, attempts, redacted error or None)."""
@@ -227,8 +266,11 @@ class OpenAIBackend(Backend):
             futures = {pool.submit(self.complete, r): i for i, r in enumerate(requests)}
             for fut in tqdm(as_completed(futures), total=len(futures), desc=desc, disable=not progress):
                 results[futures[fut]] = fut.result()
-        except BaseException:  # Ctrl-C or a bug: start no more paid calls; those in flight finish and are logged
+                self._stop_if_unreachable(requests[futures[fut]])
+        except BaseException:  # Ctrl-C, a dead server or a bug: no more calls; those in flight end unretried, logged
+            self._stopping.set()
             pool.shutdown(wait=True, cancel_futures=True)
+            self._stopping.clear()
             raise
         pool.shutdown(wait=True)
         return results

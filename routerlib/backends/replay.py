@@ -35,7 +35,8 @@ class ReplayBackend(Backend):
         row = self.table.outcomes.iloc[i]
         quality = None if np.isnan(row["quality"]) else float(row["quality"])
         text = row["response"] if isinstance(row["response"], str) else "[recorded outcome; no text recorded]"
-        return Completion(request.model, text, int(row["prompt_tokens"]), int(row["completion_tokens"]),
+        tokens = [0 if np.isnan(row[c]) else int(row[c]) for c in ("prompt_tokens", "completion_tokens")]
+        return Completion(request.model, text, *tokens,
                           float(row["cost_usd"]), quality=quality, simulated=self.table.simulated,
                           token_method=self.table.token_method)
 
@@ -56,7 +57,8 @@ def replay_inputs(table: OutcomeTable, router_accuracy: float, seed: int = 0, li
     if limit is not None and limit < len(ids):
         ids = ids[np.random.default_rng(seed).permutation(len(ids))[:limit]]
         table = table.subset(ids)
-    labels = difficulty_labels(TierTable.from_table(table, catalog))
-    queries = [Query(qid, text, difficulty=labels[qid]) for qid, text in table.queries["prompt"].items()]
+    labels = difficulty_labels(TierTable.from_table(table, catalog))  # queries lacking a tier's outcome are left out
+    queries = [Query(qid, text, difficulty=labels[qid]) for qid, text in table.queries["prompt"].items()
+               if qid in labels]
     rater = SimulatedBackend(catalog, seed=seed, router_accuracy=router_accuracy)
     return ReplayBackend(table, router_backend=rater, catalog=catalog), queries, catalog

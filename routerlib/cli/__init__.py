@@ -2,7 +2,7 @@
 
 exercise, models, data (list, fetch, verify, describe), evaluate, compare, published, mix-transfer,
 calibrate-simulator, bench, docs, serve. Shared flags mean the same everywhere: --data-dir, --seed,
---catalog, --json PATH ('-' for stdout), --markdown, --dataset, --router.
+--catalog, --tiers, --json PATH ('-' for stdout), --markdown, --dataset, --router.
 """
 from __future__ import annotations
 
@@ -49,6 +49,8 @@ def _parent(*flags) -> argparse.ArgumentParser:
         "catalog": dict(help="JSON file adding or overriding models, prices and tier defaults"),
         "json": dict(metavar="PATH", help="also write the results as JSON to PATH ('-' prints them)"),
         "markdown": dict(action="store_true", help="print tables as Markdown (as in README.md and docs/)"),
+        "tiers": dict(metavar="MODEL=TIER,...", help="tiers by hand, cheapest first (e.g. small=cheap,big=expensive); "
+                      "other models are left out. Default: catalog tiers, else inferred from mean cost per query"),
     }
     for flag in flags:
         p.add_argument(f"--{flag}", **shared[flag])
@@ -65,13 +67,13 @@ def _command(sub, name, help_text, func, parents=(), **kw):
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m routerlib", description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    data_dir, seed, catalog, json_out, markdown = (_parent(f) for f in ("data-dir", "seed", "catalog", "json",
-                                                                            "markdown"))
+    data_dir, seed, catalog, json_out, markdown, tiers = (_parent(f) for f in ("data-dir", "seed", "catalog", "json",
+                                                                                   "markdown", "tiers"))
     every_router = router_names(live_only=True)
     datasets_help = "dataset names (see `data list`) or CSV/Parquet/JSONL outcome files"
 
     ex = _command(sub, "exercise", "route the 50 exercise queries and compare costs per tier", c.cmd_exercise,
-                  [seed, catalog, json_out, data_dir, markdown])
+                  [seed, catalog, tiers, json_out, data_dir, markdown])
     ex.add_argument("--router", choices=ROUTERS, default="llm",
                     help="which router decides (default llm; llm and cascade-judge decide by simulated calls "
                          "offline; classifier is scored out of fold on the exercise's own answers)")
@@ -96,14 +98,17 @@ def build_parser() -> argparse.ArgumentParser:
     _command(data_sub, "list", "datasets, where they are read from, and whether their files are present",
              c.cmd_data, [data_dir]).set_defaults(names=[])
     for action, text, parents in (
-            ("fetch", "download datasets at their pinned commit (needs network)", [data_dir]),
-            ("verify", "check local files against their pinned sha256", [data_dir]),
-            ("describe", "per model: tier, mean quality, total cost, missing values", [data_dir, catalog, json_out])):
+            ("fetch", "download datasets at their pinned commit (needs network; `all`: every pinned dataset, "
+                      "about 58 MB)", [data_dir]),
+            ("verify", "check local files against their pinned sha256; exit 1 if any is missing or differs "
+                       "(default: all)", [data_dir]),
+            ("describe", "per model: tier, mean quality, total cost, missing values", [data_dir, catalog, tiers, json_out])):
         p = _command(data_sub, action, text, c.cmd_data, parents)
-        p.add_argument("names", nargs="*" if action == "verify" else "+", help=datasets_help)
+        p.add_argument("names", nargs="*" if action == "verify" else "+",
+                       help=datasets_help if action == "describe" else "dataset names (see `data list`), or `all`")
 
     ev = _command(sub, "evaluate", "a router's cost-quality curve and metrics on recorded outcomes", c.cmd_evaluate,
-                  [data_dir, seed, catalog, json_out])
+                  [data_dir, seed, catalog, tiers, json_out])
     ev.add_argument("--dataset", nargs="+", required=True, help=datasets_help)
     ev.add_argument("--router", nargs="+", required=True, choices=every_router, metavar="ROUTER",
                     help=f"one or more of {', '.join(every_router)} (always-<tier> for each tier)")
@@ -116,7 +121,7 @@ def build_parser() -> argparse.ArgumentParser:
     ev.add_argument("--quiet", action="store_true", help="no progress bar")
 
     co = _command(sub, "compare", "every router's headline metrics on recorded datasets", c.cmd_compare,
-                  [data_dir, seed, catalog, json_out, markdown])
+                  [data_dir, seed, catalog, tiers, json_out, markdown])
     co.add_argument("--dataset", nargs="+", required=True, help=datasets_help)
     co.add_argument("--router", nargs="+", choices=every_router, metavar="ROUTER",
                     help="routers to compare (default: all but always-cheap and always-mid)")
@@ -131,7 +136,7 @@ def build_parser() -> argparse.ArgumentParser:
                     help=f"random splits for the in-domain rows (default {DEFAULT_SPLITS})")
 
     mt = _command(sub, "mix-transfer", "calibrate a target traffic mix on one half, check it on the other",
-                  c.cmd_mix_transfer, [data_dir, seed, catalog, json_out, markdown])
+                  c.cmd_mix_transfer, [data_dir, seed, catalog, tiers, json_out, markdown])
     mt.add_argument("--dataset", nargs="+", required=True, help=datasets_help)
     mt.add_argument("--target", nargs="+", type=float,
                     help="shares per tier, cheap first, summing to 1 (default 0.75 0.20 0.05; two tiers 0.7 0.3)")

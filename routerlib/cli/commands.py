@@ -21,6 +21,23 @@ def _catalog(args) -> Catalog:
     return catalog
 
 
+def _load(args, name, catalog, show=True):
+    """A dataset or outcome file and the catalog to choose its tiers from (--tiers maps them by hand)."""
+    from .. import datasets
+    from ..tables import choose_tiers, mapped_tiers, parse_tiers
+
+    table = datasets.load(name, args.data_dir, catalog)
+    if getattr(args, "tiers", None):
+        table, catalog = mapped_tiers(table, parse_tiers(args.tiers), catalog)
+        print(f"{table.name}: {table.notes['tiers']}", file=sys.stderr)
+    if show:
+        chosen, notes = choose_tiers(table, catalog)
+        print(f"{table.name}: tiers " + ", ".join(f"{t}={m}" for t, m in chosen.tiers.items()), file=sys.stderr)
+        for note in notes:
+            print(f"  note: {note}", file=sys.stderr)
+    return table, catalog
+
+
 def cmd_exercise(args) -> int:
     from ..fifty_queries import exercise_router, run_exercise
     from ..queries import load_queries
@@ -36,13 +53,14 @@ def cmd_exercise(args) -> int:
     queries = load_queries(args.queries) if not args.dataset else None
     backend = None
     if args.dataset:
-        from .. import datasets
         from ..backends.replay import replay_inputs
         if args.live:
             raise ValueError("--dataset replays recorded answers; it cannot be combined with --live")
-        table = datasets.load(args.dataset, args.data_dir, catalog)
+        table, catalog = _load(args, args.dataset, catalog)
         backend, queries, catalog = replay_inputs(table, args.router_accuracy, args.seed, args.limit, catalog)
-        print(f"replaying {table!r} on {len(queries)} queries; tiers: {catalog.tiers}", file=sys.stderr)
+        left_out = f" ({table.n_queries - len(queries)} lacking a tier model's outcome left out)" \
+            if not args.limit and len(queries) < table.n_queries else ""
+        print(f"replaying {table!r} on {len(queries)} queries{left_out}", file=sys.stderr)
     elif args.live:
         from ..backends.live import OpenAIBackend
         from ..backends.runlog import RunLog
@@ -57,9 +75,19 @@ def cmd_exercise(args) -> int:
         print("note: --run-log records live calls; this simulated run makes none", file=sys.stderr)
     if args.limit and not args.dataset:
         print("note: --limit applies to --dataset; the query file is used whole", file=sys.stderr)
-    result = run_exercise(args.router, backend=backend, queries=queries, catalog=catalog, seed=args.seed,
-                          router_accuracy=args.router_accuracy, router_model=args.router_model,
-                          progress=not args.quiet)
+    try:
+        result = run_exercise(args.router, backend=backend, queries=queries, catalog=catalog, seed=args.seed,
+                              router_accuracy=args.router_accuracy, router_model=args.router_model,
+                              progress=not args.quiet)
+    except ConnectionError as e:  # live: ServerUnreachableError, the server stopped answering at all
+        if not args.live:
+            raise
+        log = backend.run_log
+        finished = len({r["key"] for r in log.records if r["error"] is None})
+        print(f"error: {e}\nstopped early, so results are partial and no report is printed: {finished} call(s) "
+              f"finished and are kept in the run log {log.path}; run the same command again to resume",
+              file=sys.stderr)
+        return 2
     print(result.report())
     if args.json:
         emit_json(args.json, result.to_json())
@@ -112,21 +140,20 @@ def cmd_data(args) -> int:
         bad = report[report["state"] == "MISMATCH"]
         for f in bad["file"]:
             print(f"MISMATCH: {f} differs from its pinned version; delete it and fetch again", file=sys.stderr)
-        return 1 if len(bad) else 0
+        missing = report.loc[report["state"] == "missing", "dataset"].unique()
+        if len(missing):
+            names = "all" if set(missing) >= set(datasets.PINNED) else " ".join(missing)
+            print(f"missing: {len(report[report['state'] == 'missing'])} file(s) of {', '.join(missing)}; run "
+                  f"`python -m routerlib data fetch {names}`", file=sys.stderr)
+        return 1 if len(bad) or len(missing) else 0
     if not args.names:
-        raise ValueError(f"data {args.action} needs a dataset name; see `python -m routerlib data list`")
+        raise ValueError(f"data {args.action} needs a dataset name (or `all`); see `python -m routerlib data list`")
     if args.action == "fetch":
-        from ..datasets.routerbench import HUB_FILES, fetch_full
-        from ..datasets.sources import fetch
-        for name in args.names:
-            paths = ([fetch_full(name, args.data_dir)] if name in HUB_FILES
-                     else fetch(datasets.get(name).files(), args.data_dir, download_missing=True))
-            print(f"{name}: {len(paths)} file(s) ready")
-        return 0
+        return _fetch(datasets, datasets.names_or_all(args.names), args.data_dir)
     docs = []
     for name in args.names:  # describe
-        table = datasets.load(name, args.data_dir, _catalog(args))
-        info = table.describe()
+        table, catalog = _load(args, name, _catalog(args))
+        info = table.describe(catalog)
         doc = {"name": table.name, "n_queries": table.n_queries, "quality_scale": table.quality_scale,
                "token_method": table.token_method, "cost_method": table.cost_method, "simulated": table.simulated,
                "models": {m: {"tier": r["tier"], "quality_mean": finite_or_none(r["quality_mean"]),
@@ -140,8 +167,28 @@ def cmd_data(args) -> int:
     return 0
 
 
+def _fetch(datasets, names, data_dir) -> int:
+    """Download what these datasets lack; every dataset is tried, failures are listed at the end."""
+    from ..datasets.routerbench import HUB_FILES, fetch_full
+    from ..datasets.sources import DataNotFoundError, NoNetworkError, fetch
+
+    failed = {}
+    for name in names:
+        try:
+            paths = ([fetch_full(name, data_dir)] if name in HUB_FILES
+                     else fetch(datasets.get(name).files(), data_dir, download_missing=True))
+            print(f"{name}: {len(paths)} file(s) ready")
+        except DataNotFoundError as e:
+            failed[name] = str(e).splitlines()[-2:]  # why, and what to do
+            print(f"{name}: NOT fetched", file=sys.stderr)
+            if isinstance(e, NoNetworkError):
+                break  # the rest would fail the same way
+    if failed:
+        print("\n".join(line for line in next(iter(failed.values())) if line.strip()), file=sys.stderr)
+    return 1 if failed else 0
+
+
 def cmd_evaluate(args) -> int:
-    from .. import datasets
     from ..spread import evaluate_splits
 
     if args.json:
@@ -149,8 +196,8 @@ def cmd_evaluate(args) -> int:
     catalog = _catalog(args)
     docs = []
     for dataset in args.dataset:
-        table = datasets.load(dataset, args.data_dir, catalog)
-        spreads = evaluate_splits(table, args.router, args.splits, args.seed, args.test_share, catalog,
+        table, tiers = _load(args, dataset, catalog, show=False)
+        spreads = evaluate_splits(table, args.router, args.splits, args.seed, args.test_share, tiers,
                                   progress=not args.quiet, router_accuracy=args.router_accuracy)
         for spread in spreads.values():
             _print_spread(spread)
@@ -192,7 +239,6 @@ def _print_spread(spread) -> None:
 
 
 def cmd_compare(args) -> int:
-    from .. import datasets
     from ..spread import compare, with_intervals
 
     if args.json:
@@ -200,9 +246,9 @@ def cmd_compare(args) -> int:
     names = args.router or [n for n in router_names() if not n.startswith("always-") or n == "always-expensive"]
     catalog, docs = _catalog(args), {}
     for name in args.dataset:
-        table = compare(datasets.load(name, args.data_dir, catalog), names=names, seed=args.seed,
-                        singles=args.singles, catalog=catalog, splits=args.splits, progress=not args.quiet,
-                        deployable=False)
+        table, tiers = _load(args, name, catalog)
+        table = compare(table, names=names, seed=args.seed, singles=args.singles, catalog=tiers, splits=args.splits,
+                        progress=not args.quiet, deployable=False)
         cols = ["apgr", "aiq", "max_quality", "cost_per_1k_at_95pct_best", "router_cost_per_1k"]
         shown = with_intervals(table, cols).rename(columns={
             "max_quality": "quality (max)", "cost_per_1k_at_95pct_best": "$/1k at 95% best (optimistic)",
@@ -236,14 +282,11 @@ def cmd_published(args) -> int:
 
 
 def cmd_mix_transfer(args) -> int:
-    import pandas as pd
-
-    from .. import datasets
     from ..evaluate import mix_transfer
 
     catalog = _catalog(args)
-    rows = [mix_transfer(datasets.load(name, args.data_dir, catalog), args.target, args.seed, catalog)
-            for name in args.dataset]
+    rows = [mix_transfer(table, args.target, args.seed, tiers)
+            for table, tiers in (_load(args, name, catalog) for name in args.dataset)]
     table = pd.DataFrame([{"dataset": r["dataset"], "train / test": f"{r['train']} / {r['test']}",
                            "target": " / ".join(f"{x:.2f}" for x in r["target"]),
                            "reached on test": " / ".join(f"{x:.3f}" for x in r["reached"]),

@@ -53,6 +53,15 @@ DATASETS = {d.name: d for d in [
 ]}
 
 
+PINNED = [name for name in DATASETS if name not in routerbench.HUB_FILES]  # `data fetch all`: what notebooks and docs read
+
+
+def names_or_all(names) -> list:
+    """Dataset names, with `all` standing for every pinned dataset (the hub's full RouterBench is fetched by name)."""
+    names = list(names or ["all"])
+    return list(dict.fromkeys(n for name in names for n in (PINNED if name == "all" else [get(name).name])))
+
+
 def get(name: str) -> Dataset:
     try:
         return DATASETS[name]
@@ -62,7 +71,10 @@ def get(name: str) -> Dataset:
 
 
 def load(name_or_path, data_dir=None, catalog=None) -> OutcomeTable:
-    """A dataset by name, or a user's CSV/Parquet outcome file by path."""
+    """A dataset by name, a user's CSV/Parquet outcome file by path, or `hf:<hub dataset or path>`."""
+    if str(name_or_path).startswith("hf:"):
+        from .hub import load_hub
+        return load_hub(str(name_or_path)[3:], catalog=catalog)
     if name_or_path in DATASETS:
         return DATASETS[name_or_path].load(data_dir=data_dir, catalog=catalog)
     if Path(str(name_or_path)).suffix.lower() in (".csv", ".parquet", ".pq", ".jsonl") or Path(str(name_or_path)).exists():
@@ -87,10 +99,10 @@ def status(explicit=None) -> pd.DataFrame:
 
 
 def verify(names=None, explicit=None) -> pd.DataFrame:
-    """Check every present file of these datasets against its pinned sha256."""
+    """Check every file of these datasets (default: all pinned ones) against its pinned sha256."""
     pinned = manifest()
     rows = []
-    for name in names or DATASETS:
+    for name in names_or_all(names):
         for f in get(name).files():
             path = locate(f, explicit)
             expected = pinned.get(f, {}).get("sha256")

@@ -22,10 +22,20 @@ PINNED_COMMITS = {
 }
 RAW_URL = "https://raw.githubusercontent.com/{repo}/{commit}/{path}"
 MANIFEST = DATA_DIR / "manifest.json"  # sha256 and size of every known file, for downloads and `data verify`
+ALL_MEGABYTES = 58  # what `data fetch all` downloads (the manifest's files); a test checks it
 
 
 class DataNotFoundError(FileNotFoundError):
     """Recorded data files are missing and could not be downloaded."""
+
+    def _render_traceback_(self):
+        """In a notebook: one line saying what to run, instead of a traceback."""
+        return [f"Recorded data missing ({self.args[0].splitlines()[0]}). Run `python -m routerlib data fetch all` "
+                "on a machine with network, or set ROUTERLIB_DATA_DIR to a mirror; then run this cell again."]
+
+
+class NoNetworkError(DataNotFoundError):
+    """Missing data files could not be downloaded because the host could not be reached at all."""
 
 
 class DataFormatError(ValueError):
@@ -72,20 +82,39 @@ def sha256(path: Path) -> str:
 def download(name: str) -> Path:
     """Fetch one file into the cache (never into a data dir we only read), checking its hash."""
     target = cache_dir() / name
-    target.parent.mkdir(parents=True, exist_ok=True)
     part = target.with_name(target.name + ".part")
     expected = manifest().get(name, {})
-    with urllib.request.urlopen(url_of(name), timeout=60) as response, open(part, "wb") as out:
-        total = int(response.headers.get("Content-Length") or 0) or expected.get("bytes")
-        with tqdm(total=total, unit="B", unit_scale=True, desc=name.rsplit("/", 1)[-1], leave=False) as bar:
-            for block in iter(lambda: response.read(1 << 16), b""):
-                out.write(block)
-                bar.update(len(block))
-    if expected.get("sha256") and sha256(part) != expected["sha256"]:
-        part.unlink()
-        raise DataFormatError(f"downloaded {name} does not match its pinned sha256; try again")
+    with urllib.request.urlopen(url_of(name), timeout=30) as response:  # folders only once the server answers
+        target.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            with open(part, "wb") as out:
+                total = int(response.headers.get("Content-Length") or 0) or expected.get("bytes")
+                with tqdm(total=total, unit="B", unit_scale=True, desc=name.rsplit("/", 1)[-1], leave=False) as bar:
+                    for block in iter(lambda: response.read(1 << 16), b""):
+                        out.write(block)
+                        bar.update(len(block))
+            if expected.get("sha256") and sha256(part) != expected["sha256"]:
+                raise DataFormatError(f"downloaded {name} does not match its pinned sha256; try again")
+        except BaseException:
+            part.unlink(missing_ok=True)
+            remove_empty_folders(target.parent)
+            raise
     part.replace(target)
     return target
+
+
+def remove_empty_folders(folder: Path) -> None:
+    """Remove this folder and its parents while they are empty, up to the cache folder."""
+    root = cache_dir().resolve()
+    folder = folder.resolve()
+    while folder != root and root in folder.parents and not any(folder.iterdir()):
+        folder.rmdir()
+        folder = folder.parent
+
+
+def no_network(error: Exception) -> bool:
+    """True for a failure to reach the host at all (no network, DNS, refused), not an HTTP error answer."""
+    return isinstance(error, urllib.error.URLError) and not isinstance(error, urllib.error.HTTPError)
 
 
 def downloads_allowed() -> bool:
@@ -97,24 +126,29 @@ def fetch(names, explicit=None, download_missing: bool | None = None) -> dict[st
     found = {n: locate(n, explicit) for n in names}
     missing = [n for n, p in found.items() if p is None]
     allowed = downloads_allowed() if download_missing is None else download_missing
-    failures = []
-    for name in tqdm(missing, desc="downloading", disable=not (missing and allowed)):
-        if not allowed:
-            break
-        try:
-            found[name] = download(name)
-        except (urllib.error.URLError, OSError, DataFormatError) as e:
-            failures.append(f"{name}: {getattr(e, 'reason', e)}")
+    failures, unreachable = [], False
+    with tqdm(total=len(missing), desc="files downloaded", disable=not (missing and allowed)) as bar:
+        for name in missing if allowed else []:
+            try:
+                found[name] = download(name)
+                bar.update(1)  # counts only files that arrived
+            except (urllib.error.URLError, OSError, DataFormatError) as e:
+                failures.append(f"{name}: {getattr(e, 'reason', e)}")
+                bar.set_postfix(failed=len(failures))
+                unreachable = no_network(e)
+                if unreachable:
+                    break  # the other files would fail the same way
     still = [n for n, p in found.items() if p is None]
     if still:
         listed = "\n  ".join(still[:10]) + (f"\n  ... and {len(still) - 10} more" if len(still) > 10 else "")
         why = ("download failed (" + "; ".join(failures[:3]) + ")" if failures
                else "downloads are off (ROUTERLIB_OFFLINE=1)" if not allowed else "")
-        raise DataNotFoundError(
+        raise (NoNetworkError if unreachable else DataNotFoundError)(
             f"{len(still)} data file(s) missing from {' and '.join(map(str, dict.fromkeys([data_dir(explicit), cache_dir()])))}:"
             f"\n  {listed}\n"
-            f"{why}\nTo get them: on a machine with network run `python -m routerlib data fetch NAME`, or "
-            "point ROUTERLIB_DATA_DIR (or --data-dir) at a mirror laid out as <owner>/<repo>/<path>.")
+            f"{why}\nTo get them: on a machine with network run `python -m routerlib data fetch all` (about "
+            f"{ALL_MEGABYTES} MB), or point ROUTERLIB_DATA_DIR (or --data-dir) at a mirror laid out as "
+            "<owner>/<repo>/<path>.")
     return found
 
 

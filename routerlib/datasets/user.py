@@ -8,7 +8,8 @@ import pandas as pd
 from ..backends.runlog import RunLog
 from ..catalog import Catalog
 from ..tables import OutcomeTable, priced
-from .common import as_quality, read_table
+from ..tokens import token_method
+from .common import as_quality, read_table, token_counts
 from .routerbench import from_wide
 from .sources import DataFormatError
 
@@ -34,10 +35,12 @@ def _long(df: pd.DataFrame, name: str, catalog: Catalog, where) -> OutcomeTable:
     if not quality.dropna().between(0, 1).all():
         raise DataFormatError(f"{where}: quality must be between 0 and 1 (normalise it, keep the original "
                               "in quality_raw)")
+    counted = "prompt_tokens" not in df and text is not None
     out = pd.DataFrame({
         "query_id": ids, "model": df["model"].astype(str), "quality": quality,
         "quality_raw": df.get("quality_raw", df["quality"]),
-        "prompt_tokens": pd.to_numeric(df.get("prompt_tokens"), errors="coerce") if "prompt_tokens" in df else float("nan"),
+        "prompt_tokens": pd.to_numeric(df["prompt_tokens"], errors="coerce") if "prompt_tokens" in df
+        else token_counts(text.astype(str)) if counted else float("nan"),
         "completion_tokens": pd.to_numeric(df.get("completion_tokens"), errors="coerce")
         if "completion_tokens" in df else float("nan"),
         "cost_usd": pd.to_numeric(df["cost_usd"], errors="coerce") if "cost_usd" in df else float("nan"),
@@ -51,7 +54,8 @@ def _long(df: pd.DataFrame, name: str, catalog: Catalog, where) -> OutcomeTable:
     first = pd.DataFrame({"query_id": ids, "prompt": text if text is not None else ids,
                           "category": df.get("category", name)}).drop_duplicates("query_id")
     return OutcomeTable(name, first.set_index("query_id"), out, quality_scale="quality 0-1 as given",
-                        token_method="as given", cost_method="as given, else tokens x catalog price",
+                        token_method=f"prompt tokens counted from the text ({token_method()}); completion tokens "
+                        "unknown" if counted else "as given", cost_method="as given, else tokens x catalog price",
                         source=str(where))
 
 
