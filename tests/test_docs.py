@@ -64,3 +64,28 @@ def test_a_last_digit_step_is_not_stale_but_more_is():
     assert not same_text("| a | 0.584 |", "| b | 0.584 |")
     assert not same_text("| 5/5 |", "| 4/5 |")
     assert not same_text("| 0.5 |", "| 1 |")
+
+
+def test_every_documented_command_parses():
+    """Each `python -m routerlib ...` in a code block or a generated marker of README.md and docs/ parses."""
+    import re
+    import shlex
+    from pathlib import Path
+
+    from routerlib.cli import build_parser
+
+    root = Path(__file__).resolve().parent.parent
+    found = 0
+    for page in [root / "README.md", *sorted((root / "docs").glob("*.md")), root / "notebooks" / "README.md"]:
+        in_code = False
+        for line in page.read_text(encoding="utf-8").splitlines():
+            in_code ^= line.startswith("```")
+            match = re.search(r"python -m routerlib ([^`|#<>]*)", line.replace("-->", ""))
+            if not match or not (in_code or line.startswith("<!-- generated:")):
+                continue
+            try:
+                build_parser().parse_args(shlex.split(match.group(1)))
+            except SystemExit as e:
+                pytest.fail(f"{page.name}: `python -m routerlib {match.group(1).strip()}` does not parse ({e})")
+            found += 1
+    assert found >= 20
