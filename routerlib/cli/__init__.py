@@ -59,7 +59,7 @@ def _parent(*flags) -> argparse.ArgumentParser:
 
 def _command(sub, name, help_text, func, parents=(), **kw):
     p = sub.add_parser(name, help=help_text, description=help_text[0].upper() + help_text[1:] + ".",
-                       parents=list(parents), **kw)
+                       parents=list(parents), allow_abbrev=False, **kw)  # documented flags are spelled in full
     p.set_defaults(func=func)
     return p
 
