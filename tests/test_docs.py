@@ -89,3 +89,20 @@ def test_every_documented_command_parses():
                 pytest.fail(f"{page.name}: `python -m routerlib {match.group(1).strip()}` does not parse ({e})")
             found += 1
     assert found >= 20
+
+
+def test_every_command_and_option_has_help_text():
+    import argparse
+
+    from routerlib.cli import build_parser
+
+    def undocumented(parser, path):
+        for action in parser._actions:
+            if isinstance(action, argparse._SubParsersAction):
+                for choice in action._choices_actions:  # one per command; aliases share it
+                    yield from ([] if choice.help else [f"{path} {choice.dest}"])
+                    yield from undocumented(action.choices[choice.dest], f"{path} {choice.dest}")
+            elif not action.help:
+                yield f"{path} {action.option_strings or action.dest}"
+
+    assert list(undocumented(build_parser(), "routerlib")) == []
