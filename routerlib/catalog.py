@@ -1,4 +1,4 @@
-"""Model catalog: tiers, prices per 1M tokens (with sources) and cost()."""
+"""Model catalog: tiers, prices per 1M tokens (with sources), cost(), and each tier's model for a table of outcomes."""
 from __future__ import annotations
 
 import difflib
@@ -165,6 +165,92 @@ class Catalog:
     def __repr__(self):
         tiers = ", ".join(f"{t}={m}" for t, m in self.tiers.items())
         return f"Catalog({len(self.models)} models; {tiers})"
+
+
+def choose_tiers(table, catalog: Catalog | None = None) -> tuple[Catalog, list]:
+    """Each tier's model: its best on this table, kept only where it costs more and scores better than
+    the tier below (a dominated tier takes its best undominated model, or is dropped). Returns the
+    catalog and notes saying what was replaced or dropped."""
+    catalog, notes = infer_tiers(table, catalog)
+    models = [catalog.get(m) for m in table.models if m in catalog]
+    quality, cost = table.wide("quality").mean(), table.wide("cost_usd").mean()
+    chosen, below = {}, None
+    for tier in [t for t in catalog.tiers if any(m.tier == t for m in models)]:
+        candidates = [m.name for m in models if m.tier == tier and not math.isnan(quality.get(m.name, math.nan))]
+        if not candidates:
+            continue
+        best = max(candidates, key=lambda m: (quality[m], -cost[m]))
+        fine = [m for m in candidates if below is None or (quality[m] > quality[below] and cost[m] > cost[below])]
+        if not fine:
+            notes.append(f"dropped tier {tier!r}: none of its models ({', '.join(candidates)}) both costs more and "
+                         f"scores better than {below} ({chosen_tier(chosen, below)})")
+            continue
+        pick = max(fine, key=lambda m: (quality[m], -cost[m]))
+        if pick != best:
+            notes.append(f"tier {tier!r}: {best} is dominated by {below} (cheaper and at least as good); "
+                         f"using {pick}")
+        chosen[tier], below = pick, pick
+    return Catalog([m for m in models if m.tier in chosen], chosen), notes
+
+
+def tier_names(k: int) -> list:
+    """Names of k inferred tiers, cheapest first: cheap, mid, expensive (mid-1, mid-2, ... past three)."""
+    return {1: ["cheap"], 2: ["cheap", "expensive"], 3: ["cheap", "mid", "expensive"]}.get(
+        k, ["cheap", *[f"mid-{i}" for i in range(1, k - 1)], "expensive"])
+
+
+def infer_tiers(table, catalog: Catalog | None = None) -> tuple[Catalog, list]:
+    """The catalog, if it knows every model of the table; else tiers inferred from mean cost per query.
+
+    Inferred: cheapest first, a model is kept only if it scores better than every cheaper one kept
+    (the front rule). Prices come from the catalog, else from the table's cost per token.
+    """
+    catalog = catalog or Catalog.load()
+    unknown = [m for m in table.models if m not in catalog]
+    if not unknown:
+        return catalog, []
+    quality, cost = table.wide("quality").mean(), table.wide("cost_usd").mean()
+    usable = [m for m in table.models if not (math.isnan(quality[m]) or math.isnan(cost[m]))]
+    front, dominated = [], []
+    for m in sorted(usable, key=lambda m: (cost[m], -quality[m])):
+        (dominated if front and quality[m] <= quality[front[-1]] else front).append(m)
+    if not front:
+        raise ValueError(f"{table.name}: no model has a recorded quality and cost, so no tiers can be inferred")
+    names = tier_names(len(front))
+    models = [replace(catalog.get(m), tier=t) if m in catalog else estimated_model(table, m, t)
+              for m, t in zip(front, names)]
+    notes = [f"tiers inferred from mean cost per query ({', '.join(unknown)} not in the catalog; map them with "
+             "--tiers or --catalog): " + ", ".join(f"{t}={m} (${cost[m] * 1000:.3g}/1k)" for t, m in zip(names, front))]
+    if dominated:
+        notes.append(f"left out {', '.join(dominated)}: a cheaper model scores at least as well")
+    if len(usable) < len(table.models):
+        notes.append(f"left out {', '.join(m for m in table.models if m not in usable)}: no quality or cost recorded")
+    return Catalog(models, dict(zip(names, front))), notes
+
+
+def estimated_model(table, name: str, tier: str) -> Model:
+    """A model missing from the catalog: its costs are the recorded ones; its price per token is estimated from them."""
+    rows = table.outcomes[table.outcomes["model"] == name]
+    tokens = (rows["prompt_tokens"].fillna(0) + rows["completion_tokens"].fillna(0)).sum()
+    per_mtok = float(rows["cost_usd"].sum() / tokens * 1e6) if tokens > 0 else 0.0
+    how = ("recorded cost / recorded tokens (an overestimate where completion tokens are unknown)" if tokens > 0
+           else "unknown (no tokens recorded), taken as 0")
+    return Model(name, tier, per_mtok, per_mtok, source=f"not in the catalog; price per token {how}")
+
+
+def parse_tiers(text: str) -> dict:
+    """`small=cheap,big=expensive` as {model: tier}, in the order given (cheapest tier first)."""
+    pairs = [p.strip() for p in text.split(",") if p.strip()]
+    bad = [p for p in pairs if p.count("=") < 1 or not all(x.strip() for x in p.rsplit("=", 1))]
+    if bad or not pairs:
+        raise ValueError(f"--tiers expects MODEL=TIER pairs separated by commas, cheapest tier first "
+                         f"(e.g. small-model=cheap,big-model=expensive); got {text!r}")
+    return {m.strip(): t.strip() for m, t in (p.rsplit("=", 1) for p in pairs)}
+
+
+def chosen_tier(chosen: dict, model: str) -> str:
+    """The tier a chosen model serves."""
+    return next(t for t, m in chosen.items() if m == model)
 
 
 _default: Catalog | None = None

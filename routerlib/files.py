@@ -21,8 +21,8 @@ def ensure_writable(path) -> Path:
 
 
 def write_json(path, obj) -> Path:
-    """Write JSON to a temporary file beside `path`, then rename it into place."""
-    path = ensure_writable(path)
+    """Write JSON to a temporary file beside `path`, then rename it into place (through a symlink, onto its target)."""
+    path = ensure_writable(Path(os.path.realpath(path)) if Path(path).is_symlink() else path)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent if str(path.parent) else ".")
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as f:

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field, replace
 import numpy as np
 import pandas as pd
 
-from .catalog import Catalog, Model
+from .catalog import Catalog, UnknownModelError, choose_tiers, estimated_model, infer_tiers
 
 GOOD_ENOUGH = 7 / 9  # normalised quality counted as a good answer: correct, or a judge score of 8+ of 10
 
@@ -56,6 +56,8 @@ class OutcomeTable:
             raise OutcomeError(f"{self.name}: queries lack column(s) {missing}")
         self.outcomes = self.outcomes[OUTCOME_COLUMNS].reset_index(drop=True)
         self.queries.index = self.queries.index.astype(str)
+        if not self.queries["prompt"].map(type).eq(str).all():
+            self.queries["prompt"] = self.queries["prompt"].map(as_text)
         self.queries.index.name = "query_id"
         self.outcomes["query_id"] = self.outcomes["query_id"].astype(str)
         if self.queries.index.duplicated().any():
@@ -71,8 +73,12 @@ class OutcomeTable:
         if ((q < 0) | (q > 1)).any():
             raise OutcomeError(f"{self.name}: normalised quality must lie in 0-1")
         for col in ("prompt_tokens", "completion_tokens", "cost_usd"):
-            if (self.outcomes[col].astype(float) < 0).any():
-                raise OutcomeError(f"{self.name}: negative {col}")
+            values = self.outcomes[col].astype(float)
+            bad = (values < 0) | np.isinf(values)
+            if bad.any():
+                row = self.outcomes.loc[bad.idxmax()]
+                raise OutcomeError(f"{self.name}: {col} must be finite and at least 0, got {values[bad.idxmax()]} "
+                                   f"(query {row['query_id']!r}, model {row['model']!r})")
 
     @property
     def models(self) -> list[str]:
@@ -158,9 +164,20 @@ class OutcomeTable:
                 f"quality: {self.quality_scale}{tag})")
 
 
+def as_text(value) -> str:
+    """A prompt as text: bytes decoded as UTF-8, a missing one empty."""
+    if isinstance(value, bytes):
+        return value.decode("utf-8", errors="replace")
+    return "" if value is None or value != value else str(value)
+
+
 def priced(outcomes: pd.DataFrame, catalog: Catalog) -> pd.Series:
     """cost_usd from tokens x catalog price, per row (vectorised)."""
     models = outcomes["model"].unique()
+    unknown = [m for m in models if m not in catalog]
+    if unknown:
+        raise UnknownModelError(f"no cost for model(s) {unknown}: the file gives no cost_usd for them and the "
+                                "catalog has no price; add a cost_usd column (USD per call) or a --catalog entry")
     price_in = outcomes["model"].map({m: catalog.get(m).input_per_mtok for m in models})
     price_out = outcomes["model"].map({m: catalog.get(m).output_per_mtok for m in models})
     return (outcomes["prompt_tokens"] * price_in + outcomes["completion_tokens"] * price_out) / 1e6
@@ -190,6 +207,10 @@ class TierTable:
         """
         catalog = catalog or dataset_catalog(table)
         tiers = list(catalog.tiers)
+        if len(tiers) < 2:
+            why = "; ".join(notes) or f"its models: {', '.join(table.models)}"
+            raise ValueError(f"{table.name}: routing needs at least two tiers, but only {tiers or 'none'} remain(s) "
+                             f"({why}); add outcomes of a cheaper or a better model")
         models = [catalog.tiers[t] for t in tiers]
         quality, cost = (table.wide(c)[models].to_numpy(float) for c in ("quality", "cost_usd"))
         keep = ~(np.isnan(quality).any(axis=1) | np.isnan(cost).any(axis=1))
@@ -256,77 +277,6 @@ def dataset_catalog(table: OutcomeTable, catalog: Catalog | None = None) -> Cata
     return choose_tiers(table, catalog)[0]
 
 
-def choose_tiers(table: OutcomeTable, catalog: Catalog | None = None) -> tuple[Catalog, list]:
-    """Each tier's model: its best on this table, kept only where it costs more and scores better than
-    the tier below (a dominated tier takes its best undominated model, or is dropped). Returns the
-    catalog and notes saying what was replaced or dropped."""
-    catalog, notes = infer_tiers(table, catalog)
-    models = [catalog.get(m) for m in table.models if m in catalog]
-    quality, cost = table.wide("quality").mean(), table.wide("cost_usd").mean()
-    chosen, below = {}, None
-    for tier in [t for t in catalog.tiers if any(m.tier == t for m in models)]:
-        candidates = [m.name for m in models if m.tier == tier and not np.isnan(quality.get(m.name, np.nan))]
-        if not candidates:
-            continue
-        best = max(candidates, key=lambda m: (quality[m], -cost[m]))
-        fine = [m for m in candidates if below is None or (quality[m] > quality[below] and cost[m] > cost[below])]
-        if not fine:
-            notes.append(f"dropped tier {tier!r}: none of its models ({', '.join(candidates)}) both costs more and "
-                         f"scores better than {below} ({chosen_tier(chosen, below)})")
-            continue
-        pick = max(fine, key=lambda m: (quality[m], -cost[m]))
-        if pick != best:
-            notes.append(f"tier {tier!r}: {best} is dominated by {below} (cheaper and at least as good); "
-                         f"using {pick}")
-        chosen[tier], below = pick, pick
-    return Catalog([m for m in models if m.tier in chosen], chosen), notes
-
-
-def tier_names(k: int) -> list:
-    """Names of k inferred tiers, cheapest first: cheap, mid, expensive (mid-1, mid-2, ... past three)."""
-    return {1: ["cheap"], 2: ["cheap", "expensive"], 3: ["cheap", "mid", "expensive"]}.get(
-        k, ["cheap", *[f"mid-{i}" for i in range(1, k - 1)], "expensive"])
-
-
-def infer_tiers(table: OutcomeTable, catalog: Catalog | None = None) -> tuple[Catalog, list]:
-    """The catalog, if it knows every model of the table; else tiers inferred from mean cost per query.
-
-    Inferred: cheapest first, a model is kept only if it scores better than every cheaper one kept
-    (the front rule). Prices come from the catalog, else from the table's cost per token.
-    """
-    catalog = catalog or Catalog.load()
-    unknown = [m for m in table.models if m not in catalog]
-    if not unknown:
-        return catalog, []
-    quality, cost = table.wide("quality").mean(), table.wide("cost_usd").mean()
-    usable = [m for m in table.models if not (np.isnan(quality[m]) or np.isnan(cost[m]))]
-    front, dominated = [], []
-    for m in sorted(usable, key=lambda m: (cost[m], -quality[m])):
-        (dominated if front and quality[m] <= quality[front[-1]] else front).append(m)
-    if not front:
-        raise ValueError(f"{table.name}: no model has a recorded quality and cost, so no tiers can be inferred")
-    names = tier_names(len(front))
-    models = [replace(catalog.get(m), tier=t) if m in catalog else estimated_model(table, m, t)
-              for m, t in zip(front, names)]
-    notes = [f"tiers inferred from mean cost per query ({', '.join(unknown)} not in the catalog; map them with "
-             "--tiers or --catalog): " + ", ".join(f"{t}={m} (${cost[m] * 1000:.3g}/1k)" for t, m in zip(names, front))]
-    if dominated:
-        notes.append(f"left out {', '.join(dominated)}: a cheaper model scores at least as well")
-    if len(usable) < len(table.models):
-        notes.append(f"left out {', '.join(m for m in table.models if m not in usable)}: no quality or cost recorded")
-    return Catalog(models, dict(zip(names, front))), notes
-
-
-def estimated_model(table: OutcomeTable, name: str, tier: str) -> Model:
-    """A model missing from the catalog: its costs are the recorded ones; its price per token is estimated from them."""
-    rows = table.outcomes[table.outcomes["model"] == name]
-    tokens = (rows["prompt_tokens"].fillna(0) + rows["completion_tokens"].fillna(0)).sum()
-    per_mtok = float(rows["cost_usd"].sum() / tokens * 1e6) if tokens > 0 else 0.0
-    how = ("recorded cost / recorded tokens (an overestimate where completion tokens are unknown)" if tokens > 0
-           else "unknown (no tokens recorded), taken as 0")
-    return Model(name, tier, per_mtok, per_mtok, source=f"not in the catalog; price per token {how}")
-
-
 def mapped_tiers(table: OutcomeTable, tiers: dict, catalog: Catalog | None = None) -> tuple[OutcomeTable, Catalog]:
     """The table's models given tiers by hand ({model: tier}, cheapest tier first); other models are left out."""
     catalog = catalog or Catalog.load()
@@ -346,21 +296,6 @@ def mapped_tiers(table: OutcomeTable, tiers: dict, catalog: Catalog | None = Non
     for m, t in tiers.items():
         defaults.setdefault(t, m)
     return mapped, Catalog(models, defaults)
-
-
-def parse_tiers(text: str) -> dict:
-    """`small=cheap,big=expensive` as {model: tier}, in the order given (cheapest tier first)."""
-    pairs = [p.strip() for p in text.split(",") if p.strip()]
-    bad = [p for p in pairs if p.count("=") < 1 or not all(x.strip() for x in p.rsplit("=", 1))]
-    if bad or not pairs:
-        raise ValueError(f"--tiers expects MODEL=TIER pairs separated by commas, cheapest tier first "
-                         f"(e.g. small-model=cheap,big-model=expensive); got {text!r}")
-    return {m.strip(): t.strip() for m, t in (p.rsplit("=", 1) for p in pairs)}
-
-
-def chosen_tier(chosen: dict, model: str) -> str:
-    """The tier a chosen model serves."""
-    return next(t for t, m in chosen.items() if m == model)
 
 
 def cheapest_good_tier(tt: TierTable, good_enough: float = GOOD_ENOUGH) -> np.ndarray:

@@ -95,6 +95,24 @@ CLI_CASES = [
     ("replay and live together", cli("exercise", "--dataset", outcome_file(LONG), "--live"), "cannot be combined"),
     ("outcome file missing columns", cli("evaluate", "--dataset", outcome_file(LONG.drop(columns="model")),
                                          "--router", "random"), r"missing column\(s\) \['model'\]"),
+    ("pickle as outcomes", cli("evaluate", "--dataset", lambda t: write(t, "o.pkl", b"not read"), "--router",
+                               "random", "--json", "{tmp}/out.json"), "refusing to read a pickle"),
+    ("one model only", cli("evaluate", "--dataset", outcome_file(LONG[LONG["model"] == "gpt-4o"]), "--router",
+                           "random", "--json", "{tmp}/out.json"), "at least two tiers"),
+    ("one model only, compare", cli("compare", "--dataset", outcome_file(LONG.assign(model="mine", cost_usd=1)[::2]),
+                                    "--json", "{tmp}/out.json"), "at least two tiers"),
+    ("no cost and no price", cli("evaluate", "--router", "random", "--dataset", outcome_file(LONG.assign(model="mine"))),
+     r"no cost for model\(s\) \['mine'\]"),
+    ("infinite cost", cli("evaluate", "--router", "random", "--dataset", outcome_file(
+        LONG.drop(columns=["prompt_tokens", "completion_tokens"]).assign(cost_usd=[1, np.inf, 1, 1]))),
+     "cost_usd must be finite"),
+    ("no quality at all", cli("evaluate", "--router", "random", "--dataset", outcome_file(LONG.assign(quality=np.nan))),
+     "quality column holds no values"),
+    ("describe a good and a broken file", cli("data", "describe", outcome_file(LONG),
+                                              lambda t: write(t, "g.csv", '\x00,"unterminated'), "--json",
+                                              "{tmp}/out.json"), "cannot be parsed"),
+    ("negative seed", cli("exercise", "--seed", "-1"), "at least 0"),
+    ("abbreviated flag", cli("evaluate", "--dataset", "x", "--router", "random", "--split", "2"), "unrecognized"),
 ]
 
 
@@ -103,6 +121,54 @@ def test_command_line(name, run, words, tmp_path, capsys, no_openai_env):
     code, err = run(tmp_path, capsys)
     assert code == 2 and re.search(words, err), err
     assert "Traceback" not in err
+    lines = err.strip().splitlines()
+    if "usage:" not in err:  # argparse's own errors come after its usage lines
+        assert lines[0].startswith("error: ") and all(line.startswith("  ") for line in lines[1:]), err
+        assert len(lines) == 1 or name not in ONE_LINE, err
+    assert not (tmp_path / "out.json").exists()  # no partial output
+
+
+ONE_LINE = {"pickle as outcomes", "one model only", "one model only, compare", "infinite cost", "no quality at all",
+            "describe a good and a broken file"}
+
+
+def test_a_pickle_is_refused_without_being_read(tmp_path, capsys):
+    import pickle
+    import subprocess
+
+    class Runs:
+        def __reduce__(self):
+            return subprocess.call, (["touch", str(tmp_path / "ran")],)
+    (tmp_path / "o.pkl").write_bytes(pickle.dumps(Runs()))
+    assert main(["evaluate", "--dataset", str(tmp_path / "o.pkl"), "--router", "random"]) == 2
+    assert not (tmp_path / "ran").exists()
+    with pytest.raises(ValueError, match="refusing to read a pickle"):
+        datasets.load(f"hf:{tmp_path / 'o.pkl'}")
+    assert not (tmp_path / "ran").exists()
+
+
+def test_bytes_prompts_are_text(tmp_path):
+    path = tmp_path / "o.parquet"
+    many = pd.concat([LONG.assign(query_id=LONG["query_id"] + str(i)) for i in range(20)], ignore_index=True)
+    many.assign(prompt=[b"hi", b"hi", "caf\u00e9".encode(), "caf\u00e9".encode()] * 20).to_parquet(path)
+    table = load_user_file(path)
+    assert table.queries["prompt"].tolist()[:2] == ["hi", "caf\u00e9"]
+    assert main(["evaluate", "--dataset", str(path), "--router", "random", "--splits", "1", "--quiet"]) == 0
+
+
+def test_json_through_a_symlink_writes_its_target(tmp_path):
+    target = tmp_path / "real.json"
+    target.write_text("{}")
+    (tmp_path / "link.json").symlink_to(target)
+    assert main(["exercise", "--quiet", "--json", str(tmp_path / "link.json")]) == 0
+    assert (tmp_path / "link.json").is_symlink() and json.loads(target.read_text())["summary"]["n_queries"] == 50
+
+
+def test_describe_two_files_gives_both(tmp_path):
+    a, b = outcome_file(LONG)(tmp_path), str(tmp_path / "b.csv")
+    LONG.to_csv(b, index=False)
+    assert main(["data", "describe", a, b, "--json", str(tmp_path / "d.json")]) == 0
+    assert [d["name"] for d in json.loads((tmp_path / "d.json").read_text())] == ["o", "b"]
 
 
 def api(fn, exc, words):

@@ -9,7 +9,8 @@ from routerlib import datasets
 from routerlib.cli import main
 from routerlib.fifty_queries import ROUTERS
 from routerlib.routers import names as router_names
-from routerlib.tables import choose_tiers, infer_tiers, parse_tiers, tier_names, train_test
+from routerlib.catalog import choose_tiers, infer_tiers, parse_tiers, tier_names
+from routerlib.tables import train_test
 
 MODELS = [("small-model", 0.0002, 0.3), ("mid-model", 0.002, 0.6), ("big-model", 0.02, 0.9)]
 

@@ -26,6 +26,13 @@ def _positive_int(text: str) -> int:
     return value
 
 
+def _seed(text: str) -> int:
+    value = int(text)
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be a whole number of at least 0, got {text}")
+    return value
+
+
 def _share(text: str) -> float:
     value = float(text)
     if not 0 < value < 1:
@@ -45,7 +52,7 @@ def _parent(*flags) -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(add_help=False)
     shared = {
         "data-dir": dict(help="data mirror to read (default: ROUTERLIB_DATA_DIR, else the cache)"),
-        "seed": dict(type=int, default=0, help="seed of the split, the simulator and random parts (default 0)"),
+        "seed": dict(type=_seed, default=0, help="seed of the split, the simulator and random parts (default 0)"),
         "catalog": dict(help="JSON file adding or overriding models, prices and tier defaults"),
         "json": dict(metavar="PATH", help="also write the results as JSON to PATH ('-' prints them)"),
         "markdown": dict(action="store_true", help="print tables as Markdown (as in README.md and docs/)"),

@@ -24,14 +24,16 @@ def _catalog(args) -> Catalog:
 def _load(args, name, catalog, show=True):
     """A dataset or outcome file and the catalog to choose its tiers from (--tiers maps them by hand)."""
     from .. import datasets
-    from ..tables import choose_tiers, mapped_tiers, parse_tiers
+    from ..catalog import choose_tiers, parse_tiers
+    from ..tables import TierTable, mapped_tiers
 
     table = datasets.load(name, args.data_dir, catalog)
     if getattr(args, "tiers", None):
         table, catalog = mapped_tiers(table, parse_tiers(args.tiers), catalog)
         print(f"{table.name}: {table.notes['tiers']}", file=sys.stderr)
+    chosen, notes = choose_tiers(table, catalog)
+    TierTable.from_table(table, chosen, notes)  # fewer than two tiers: fail here, in one line, before any work
     if show:
-        chosen, notes = choose_tiers(table, catalog)
         print(f"{table.name}: tiers " + ", ".join(f"{t}={m}" for t, m in chosen.tiers.items()), file=sys.stderr)
         for note in notes:
             print(f"  note: {note}", file=sys.stderr)
@@ -150,9 +152,11 @@ def cmd_data(args) -> int:
         raise ValueError(f"data {args.action} needs a dataset name (or `all`); see `python -m routerlib data list`")
     if args.action == "fetch":
         return _fetch(datasets, datasets.names_or_all(args.names), args.data_dir)
+    if args.json:
+        ensure_writable(args.json)
     docs = []
     for name in args.names:  # describe
-        table, catalog = _load(args, name, _catalog(args))
+        table, catalog = datasets.load(name, args.data_dir, _catalog(args)), _catalog(args)
         info = table.describe(catalog)
         doc = {"name": table.name, "n_queries": table.n_queries, "quality_scale": table.quality_scale,
                "token_method": table.token_method, "cost_method": table.cost_method, "simulated": table.simulated,

@@ -30,13 +30,19 @@ def read_jsonl(path: Path) -> list[dict]:
     return rows
 
 
-def read_table(path: Path, required=()) -> pd.DataFrame:
-    """A CSV or Parquet file, checked for the required columns."""
+PICKLES = (".pkl", ".pickle")
+
+
+def read_table(path: Path, required=(), trusted_pickle: bool = False) -> pd.DataFrame:
+    """A CSV or Parquet file, checked for the required columns; a pickle only when `trusted_pickle` (it can run code)."""
     path = Path(path)
+    if path.suffix.lower() in PICKLES and not trusted_pickle:
+        raise DataFormatError(f"{path}: refusing to read a pickle, since loading one can run code; give outcomes as "
+                              "CSV, Parquet or JSONL (e.g. pandas.read_pickle on a file you trust, then .to_parquet)")
     try:
         if path.suffix.lower() in (".parquet", ".pq"):
             df = pd.read_parquet(path)
-        elif path.suffix.lower() in (".pkl", ".pickle"):
+        elif path.suffix.lower() in PICKLES:
             df = pd.read_pickle(path)
         else:
             df = pd.read_csv(path)

@@ -35,7 +35,7 @@ def read_hub(name_or_path, split="train", **kwargs) -> pd.DataFrame:
 
     path = Path(str(name_or_path))
     if path.is_file() and path.suffix.lower() in (".pkl", ".pickle"):
-        return read_table(path)  # RouterBench's own format, which `datasets` cannot read
+        return read_table(path)  # refused: a pickle can run code (the official RouterBench files load by name)
     builder = BUILDERS.get(path.suffix.lower()) if path.is_file() and "data_files" not in kwargs else None
     args, kwargs = ((builder,), {**kwargs, "data_files": str(path)}) if builder else ((str(name_or_path),), kwargs)
     try:

@@ -108,7 +108,7 @@ def load_full(name: str, data_dir=None, catalog=None) -> OutcomeTable:
     """The full RouterBench pickle from the data dir, or from the Hugging Face hub where reachable."""
     catalog = catalog or Catalog.load()
     local = fetch_full(name, data_dir)
-    df = read_table(local, ["prompt", "sample_id"])
+    df = read_table(local, ["prompt", "sample_id"], trusted_pickle=True)  # the official file, as RouterBench ships it
     return from_wide(df, name, catalog, local, "RouterBench (withmartian/routerbench on the Hugging Face hub, MIT)")
 
 

@@ -7,7 +7,7 @@ import pandas as pd
 
 from ..backends.runlog import RunLog
 from ..catalog import Catalog
-from ..tables import OutcomeTable, priced
+from ..tables import OutcomeTable, as_text, priced
 from ..tokens import token_method
 from .common import as_quality, read_table, token_counts
 from .routerbench import from_wide
@@ -25,13 +25,16 @@ def _long(df: pd.DataFrame, name: str, catalog: Catalog, where) -> OutcomeTable:
         missing.append("cost_usd (or prompt_tokens and completion_tokens)")
     if missing:
         raise DataFormatError(f"{where}: missing column(s) {missing}; {LONG_HELP}")
-    text = df["prompt"] if "prompt" in df else df.get("query")
+    text = (df["prompt"] if "prompt" in df else df.get("query"))
+    text = text.map(as_text) if text is not None else None
     raw_ids = df["query_id"] if "query_id" in df else df["query"]
     bad = raw_ids.isna() | (raw_ids.astype(str).str.strip() == "")
     if bad.any():
         raise DataFormatError(f"{where}: empty query id on file line {int(bad.to_numpy().argmax()) + 2}")
     ids = raw_ids.astype(str)
     quality = as_quality(df["quality"], where)
+    if quality.isna().all():
+        raise DataFormatError(f"{where}: the quality column holds no values; give each answer's quality in 0-1")
     if not quality.dropna().between(0, 1).all():
         raise DataFormatError(f"{where}: quality must be between 0 and 1 (normalise it, keep the original "
                               "in quality_raw)")
