@@ -101,7 +101,8 @@ CLI_CASES = [
                            "random", "--json", "{tmp}/out.json"), "at least two tiers"),
     ("one model only, compare", cli("compare", "--dataset", outcome_file(LONG.assign(model="mine", cost_usd=1)[::2]),
                                     "--json", "{tmp}/out.json"), "at least two tiers"),
-    ("no cost and no price", cli("evaluate", "--router", "random", "--dataset", outcome_file(LONG.assign(model="mine"))),
+    ("no cost and no price", cli("evaluate", "--router", "random", "--dataset",
+                                 outcome_file(LONG.assign(model="mine"))),
      r"no cost for model\(s\) \['mine'\]"),
     ("infinite cost", cli("evaluate", "--router", "random", "--dataset", outcome_file(
         LONG.drop(columns=["prompt_tokens", "completion_tokens"]).assign(cost_usd=[1, np.inf, 1, 1]))),

@@ -109,7 +109,8 @@ def build_parser() -> argparse.ArgumentParser:
                       "about 58 MB)", [data_dir]),
             ("verify", "check local files against their pinned sha256; exit 1 if any is missing or differs "
                        "(default: all)", [data_dir]),
-            ("describe", "per model: tier, mean quality, total cost, missing values", [data_dir, catalog, tiers, json_out])):
+            ("describe", "per model: tier, mean quality, total cost, missing values",
+             [data_dir, catalog, tiers, json_out])):
         p = _command(data_sub, action, text, c.cmd_data, parents)
         p.add_argument("names", nargs="*" if action == "verify" else "+",
                        help=datasets_help if action == "describe" else "dataset names (see `data list`), or `all`")

@@ -53,7 +53,7 @@ DATASETS = {d.name: d for d in [
 ]}
 
 
-PINNED = [name for name in DATASETS if name not in routerbench.HUB_FILES]  # `data fetch all`: what notebooks and docs read
+PINNED = [name for name in DATASETS if name not in routerbench.HUB_FILES]  # `data fetch all`: what notebooks read
 
 
 def names_or_all(names) -> list:

@@ -34,7 +34,7 @@ PICKLES = (".pkl", ".pickle")
 
 
 def read_table(path: Path, required=(), trusted_pickle: bool = False) -> pd.DataFrame:
-    """A CSV or Parquet file, checked for the required columns; a pickle only when `trusted_pickle` (it can run code)."""
+    """A CSV or Parquet file, checked for the required columns; a pickle only if `trusted_pickle` (it can run code)."""
     path = Path(path)
     if path.suffix.lower() in PICKLES and not trusted_pickle:
         raise DataFormatError(f"{path}: refusing to read a pickle, since loading one can run code; give outcomes as "
