@@ -257,3 +257,13 @@ def test_a_notebook_without_data_says_what_to_run_in_one_line(tmp_path, monkeypa
         NotebookClient(nb, timeout=120, kernel_name="python3").execute()
     error = next(o for o in nb.cells[0].outputs if o["output_type"] == "error")
     assert len(error["traceback"]) == 1 and "python -m routerlib data fetch all" in error["traceback"][0]
+
+
+def test_the_stated_size_of_fetch_all_is_the_manifests():
+    from routerlib.catalog import DATA_DIR
+    from routerlib.datasets.sources import ALL_MEGABYTES, manifest
+    files = [f for name in datasets.PINNED for f in datasets.get(name).files()]
+    megabytes = sum(manifest()[f]["bytes"] for f in files) / 1e6
+    assert round(megabytes) == ALL_MEGABYTES
+    readme = (DATA_DIR.parent / "README.md").read_text(encoding="utf-8")
+    assert f"{len(files)} files, about {ALL_MEGABYTES} MB" in readme

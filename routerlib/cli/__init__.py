@@ -12,6 +12,7 @@ import sys
 from ..backends import MissingCredentialsError
 from ..backends.simulated import DEFAULT_ROUTER_ACCURACY
 from ..catalog import CatalogError, UnknownModelError
+from ..datasets.sources import ALL_MEGABYTES
 from ..fifty_queries import ROUTERS
 from ..routers import names as router_names
 from ..spread import DEFAULT_SPLITS
@@ -106,7 +107,7 @@ def build_parser() -> argparse.ArgumentParser:
              c.cmd_data, [data_dir]).set_defaults(names=[])
     for action, text, parents in (
             ("fetch", "download datasets at their pinned commit (needs network; `all`: every pinned dataset, "
-                      "about 58 MB)", [data_dir]),
+                      f"about {ALL_MEGABYTES} MB)", [data_dir]),
             ("verify", "check local files against their pinned sha256; exit 1 if any is missing or differs "
                        "(default: all)", [data_dir]),
             ("describe", "per model: tier, mean quality, total cost, missing values",

@@ -22,7 +22,7 @@ PINNED_COMMITS = {
 }
 RAW_URL = "https://raw.githubusercontent.com/{repo}/{commit}/{path}"
 MANIFEST = DATA_DIR / "manifest.json"  # sha256 and size of every known file, for downloads and `data verify`
-ALL_MEGABYTES = 58  # what `data fetch all` downloads (the manifest's files); a test checks it
+ALL_MEGABYTES = 55  # what `data fetch all` downloads (the manifest's files); a test checks it
 
 
 class DataNotFoundError(FileNotFoundError):
