@@ -174,12 +174,15 @@ def test_bad_requests_get_4xx_openai_errors_and_the_server_keeps_serving(router_
             err = r.json()["error"]
             assert set(err) == {"message", "type", "param", "code"} and err["param"] == param and err["message"]
             assert srv.http.post("/v1/chat/completions", json=good).status_code == 200
-        raw = [(400, lambda: srv.http.post("/v1/chat/completions", content=b"{not json")),
-               (400, lambda: srv.http.post("/v1/chat/completions", content=b"\xff\xfe")),
-               (400, lambda: srv.http.post("/v1/chat/completions", content=b"[" * 50_000 + b"]" * 50_000)),
+        typed = {"content-type": "application/json"}
+        raw = [(400, lambda: srv.http.post("/v1/chat/completions", content=b"{not json", headers=typed)),
+               (400, lambda: srv.http.post("/v1/chat/completions", content=b"\xff\xfe", headers=typed)),
+               (400, lambda: srv.http.post("/v1/chat/completions", content=b"[" * 50_000 + b"]" * 50_000,
+                                           headers=typed)),
                (400, lambda: srv.http.post("/v1/chat/completions", content=json.dumps(
-                   {"model": "router-rules", "messages": ask("lone \ud800 surrogate")}).encode())),
-               (413, lambda: srv.http.post("/v1/chat/completions", content=b"x" * 500_000)),
+                   {"model": "router-rules", "messages": ask("lone \ud800 surrogate")}).encode(), headers=typed)),
+               (413, lambda: srv.http.post("/v1/chat/completions", content=b"x" * 500_000, headers=typed)),
+               (415, lambda: srv.http.post("/v1/chat/completions", content=b"{}")),
                (404, lambda: srv.http.get("/v2/nothing")),
                (405, lambda: srv.http.get("/v1/chat/completions"))]
         for status, send in raw:

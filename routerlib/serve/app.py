@@ -9,7 +9,6 @@ Every error is an OpenAI-style body; stack traces stay in the server log.
 from __future__ import annotations
 
 import hmac
-import json
 import logging
 import threading
 import time
@@ -18,111 +17,19 @@ from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
-from starlette.responses import JSONResponse, StreamingResponse
+from starlette.responses import JSONResponse
 from starlette.routing import Route
 
 from .config import ServeConfig
-from .service import ApiError, Chat, RoutingService
-from .stream import StreamRelay, text_events
+from .service import ApiError, RoutingService
+from .stream import EventStream, StreamRelay, TextStream
+from .validate import parse_chat, read_body
 
 log = logging.getLogger("routerlib.serve")
-ROLES = ("system", "developer", "user", "assistant", "tool", "function")
 
 
 def error_response(e: ApiError) -> JSONResponse:
     return JSONResponse(e.body(), e.status, headers=e.headers)
-
-
-def _text(content, i: int) -> str:
-    """Message content as text: a string, or a list of {"type": "text", "text": ...} parts."""
-    if content is None or isinstance(content, str):
-        return content or ""
-    if isinstance(content, list) and all(isinstance(p, dict) for p in content):
-        return " ".join(p["text"] for p in content if p.get("type") == "text" and isinstance(p.get("text"), str))
-    raise ApiError(400, f"messages[{i}].content must be a string or a list of content parts", param=f"messages[{i}]")
-
-
-def parse_chat(body) -> Chat:
-    """Check a chat-completion body; ApiError (400) says what is wrong."""
-    if not isinstance(body, dict):
-        raise ApiError(400, "the request body must be a JSON object")
-    model = body.get("model")
-    if not isinstance(model, str) or not model:
-        raise ApiError(400, "'model' is required: a router alias (GET /v1/models lists them)", param="model")
-    messages = body.get("messages")
-    if not isinstance(messages, list) or not messages:
-        raise ApiError(400, "'messages' is required: a non-empty list of {role, content} objects", param="messages")
-    user = ""
-    for i, m in enumerate(messages):
-        if not isinstance(m, dict) or m.get("role") not in ROLES:
-            raise ApiError(400, f"messages[{i}] must be an object with a role in {list(ROLES)}", param=f"messages[{i}]")
-        text = _text(m.get("content"), i)
-        user = text if m["role"] == "user" else user
-    if not user.strip():
-        raise ApiError(400, "'messages' needs a user message with text to route on", param="messages")
-    stream = body.get("stream", False)
-    if not isinstance(stream, bool):
-        raise ApiError(400, "'stream' must be true or false", param="stream")
-    options = body.get("stream_options") or {}
-    if not isinstance(options, dict):
-        raise ApiError(400, "'stream_options' must be an object", param="stream_options")
-    max_tokens = body.get("max_completion_tokens", body.get("max_tokens"))
-    if max_tokens is not None and (isinstance(max_tokens, bool) or not isinstance(max_tokens, int) or max_tokens < 1):
-        raise ApiError(400, "'max_tokens' must be a whole number of at least 1", param="max_tokens")
-    if body.get("n", 1) != 1:
-        raise ApiError(400, "only n=1 is supported", param="n")
-    return Chat(model, tuple(messages), user, stream, bool(options.get("include_usage")), max_tokens,
-                sampling_options(body))
-
-
-def _number(v) -> bool:
-    return isinstance(v, (int, float)) and not isinstance(v, bool)
-
-
-# sampling options passed to the upstream model, with the check each value must pass
-SAMPLING = {
-    "temperature": (_number, "a number"), "top_p": (_number, "a number"),
-    "presence_penalty": (_number, "a number"), "frequency_penalty": (_number, "a number"),
-    "seed": (lambda v: isinstance(v, int) and not isinstance(v, bool), "a whole number"),
-    "stop": (lambda v: isinstance(v, str) or (isinstance(v, list) and all(isinstance(x, str) for x in v)),
-             "a string or a list of strings"),
-    "response_format": (lambda v: isinstance(v, dict), "an object"), "user": (lambda v: isinstance(v, str), "a string"),
-}
-
-
-def sampling_options(body: dict) -> tuple:
-    """The body's sampling options, checked, as (name, value) pairs; ApiError (400) names a bad one."""
-    pairs = []
-    for name, (ok, kind) in SAMPLING.items():
-        if body.get(name) is not None:
-            if not ok(body[name]):
-                raise ApiError(400, f"'{name}' must be {kind}", param=name)
-            pairs.append((name, body[name]))
-    return tuple(pairs)
-
-
-async def read_body(request: Request, limit: int):
-    """The request body as JSON, refusing bodies over `limit` bytes (413) and bad JSON (400)."""
-    declared = request.headers.get("content-length", "")
-    if declared.isdigit() and int(declared) > limit:
-        raise ApiError(413, f"request body is {int(declared):,} bytes, over this server's limit of {limit:,}",
-                       code="request_too_large")
-    chunks, size = [], 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > limit:
-            raise ApiError(413, f"request body is over this server's limit of {limit:,} bytes", code="request_too_large")
-        chunks.append(chunk)
-    try:
-        body = json.loads(b"".join(chunks))
-        json.dumps(body, ensure_ascii=False).encode("utf-8")  # a lone surrogate (\ud800) parses but cannot be logged
-    except (UnicodeDecodeError, json.JSONDecodeError) as e:
-        raise ApiError(400, f"the request body is not valid JSON: {e}") from None
-    except UnicodeEncodeError:
-        raise ApiError(400, "the request body has an unpaired UTF-16 surrogate escape; send valid Unicode") from None
-    except RecursionError:
-        raise ApiError(400, "the request body is nested too deeply") from None
-    return body
 
 
 def completion_body(served, mode: str) -> dict:
@@ -143,10 +50,11 @@ def create_app(config, backend=None) -> Starlette:
     def authorize(request: Request):
         if service.token is None:
             return
-        given = request.headers.get("authorization", "")
-        if not hmac.compare_digest(given.encode(), f"Bearer {service.token}".encode()):
+        scheme, _, given = request.headers.get("authorization", "").partition(" ")  # the scheme is case-insensitive
+        if scheme.lower() != "bearer" or not hmac.compare_digest(given.strip().encode(), service.token.encode()):
             raise ApiError(401, "missing or wrong bearer token; send Authorization: Bearer <token> "
-                                f"(the server's token is in ${config.auth_token_env})", code="invalid_api_key")
+                                f"(the server's token is in ${config.auth_token_env})", code="invalid_api_key",
+                           headers={"www-authenticate": "Bearer"})
 
     def guarded(handler):
         async def endpoint(request: Request):
@@ -165,18 +73,16 @@ def create_app(config, backend=None) -> Starlette:
         return endpoint
 
     async def chat(request: Request):
-        chat = parse_chat(await read_body(request, config.max_body_bytes))
+        chat = parse_chat(await read_body(request, config.max_body_bytes, config.read_timeout_s))
         tuned = service.resolve(chat.model)[1]  # an unknown alias fails before any work
         if chat.stream and service.mode == "live" and not tuned.answers_while_routing:  # pass the upstream stream through
             relay = await run_in_threadpool(StreamRelay, service, chat)
-            return StreamingResponse(iter(relay), media_type="text/event-stream",
-                                     headers=relay.served.headers(service.mode))
+            return EventStream(relay, relay.served.headers(service.mode))  # closes the upstream and logs at the end
         served = await run_in_threadpool(service.answer, chat)
         headers = served.headers(service.mode)
         headers["x-routerlib-cost-usd"] = f"{served.completion.cost_usd:.8f}"
         if chat.stream:
-            return StreamingResponse(text_events(served, chat, service.mode), media_type="text/event-stream",
-                                     headers=headers)
+            return EventStream(TextStream(service, chat, served), headers)  # logged once sent, or cut short
         return JSONResponse(completion_body(served, service.mode), headers=headers)
 
     async def models(request: Request):
@@ -207,12 +113,53 @@ def create_app(config, backend=None) -> Starlette:
     return app
 
 
+def _protocol(timeout: float):
+    """uvicorn's h11 protocol, closing a connection whose next request's headers take over `timeout` s to arrive."""
+    import h11
+    from uvicorn.protocols.http.h11_impl import H11Protocol
+
+    class Protocol(H11Protocol):
+        headers_due = None
+
+        def connection_made(self, transport):
+            super().connection_made(transport)
+            self._expect_headers()
+
+        def on_response_complete(self):
+            super().on_response_complete()
+            self._expect_headers()
+
+        def connection_lost(self, exc):
+            if self.headers_due:
+                self.headers_due.cancel()
+            super().connection_lost(exc)
+
+        def _expect_headers(self):
+            if self.headers_due:
+                self.headers_due.cancel()
+            self.headers_due = self.loop.call_later(timeout, self._headers_late)
+
+        def _headers_late(self):
+            if self.conn.their_state is h11.IDLE and not self.transport.is_closing():  # no request begun in time
+                self.transport.close()
+
+    return Protocol
+
+
+def server_config(app, host: str, port: int):
+    """uvicorn settings: slow headers or bodies time out, idle keep-alive ends after 5 s, at most 16 KB of headers."""
+    import uvicorn
+    timeout = app.state.service.config.read_timeout_s
+    return uvicorn.Config(app, host=host, port=port, log_level="warning", access_log=False, http=_protocol(timeout),
+                          timeout_keep_alive=5, h11_max_incomplete_event_size=16 * 1024, limit_concurrency=1000)
+
+
 class ServerThread:
     """Serve an app with uvicorn on 127.0.0.1 (a free port) in a background thread: for tests and notebooks."""
 
     def __init__(self, app, host: str = "127.0.0.1", port: int = 0):
         import uvicorn
-        self.server = uvicorn.Server(uvicorn.Config(app, host=host, port=port, log_level="warning", access_log=False))
+        self.server = uvicorn.Server(server_config(app, host, port))
         self.thread = threading.Thread(target=self.server.run, daemon=True)
 
     def start(self) -> "ServerThread":
@@ -257,4 +204,4 @@ def run(config_path, host: str = "127.0.0.1", port: int = 8000) -> None:
                     "set auth_token_env in the config", host)
     print(f"routerlib serve: http://{host}:{port}/v1  aliases {list(service.routers)}  upstream {service.mode}"
           f"{' (SIMULATED answers)' if service.mode == 'simulated' else ''}  run log {service.log.path}", flush=True)
-    uvicorn.run(app, host=host, port=port, log_level="warning", access_log=False)
+    uvicorn.Server(server_config(app, host, port)).run()

@@ -4,7 +4,7 @@
                  "router-rules": {"file": "rules.router.json"}},
      "upstream": {"mode": "simulated", "seed": 0},
      "run_log": "runs/serve.jsonl", "auth_token_env": "ROUTERLIB_SERVE_TOKEN",
-     "max_body_bytes": 1000000, "monitor_window": 1000}
+     "max_body_bytes": 1000000, "read_timeout_s": 30, "monitor_window": 1000}
 
 Upstream modes: "simulated" (seed), "replay" (dataset, data_dir) and "live" (base_url, api_key_env,
 timeout, max_retries). Relative paths are read from the config file's folder. Keys and tokens are
@@ -19,7 +19,8 @@ from pathlib import Path
 from ..files import read_json
 
 DEFAULT_MAX_BODY = 1_000_000
-KEYS = {"routers", "upstream", "catalog", "run_log", "auth_token_env", "max_body_bytes", "monitor_window"}
+KEYS = {"routers", "upstream", "catalog", "run_log", "auth_token_env", "max_body_bytes", "read_timeout_s",
+        "monitor_window"}
 UPSTREAM_KEYS = {"simulated": {"mode", "seed"}, "replay": {"mode", "dataset", "data_dir", "seed"},
                  "live": {"mode", "base_url", "api_key_env", "timeout", "max_retries"}}
 
@@ -40,6 +41,7 @@ class ServeConfig:
     max_body_bytes: int = DEFAULT_MAX_BODY
     monitor_window: int = 1000
     source: str = "<dict>"
+    read_timeout_s: float = 30.0  # a client's request headers, then its body, must arrive within this (else 408)
 
     @classmethod
     def from_file(cls, path) -> "ServeConfig":
@@ -88,11 +90,15 @@ class ServeConfig:
             value = doc.get(key, cls.__dataclass_fields__[key].default)
             if isinstance(value, bool) or not isinstance(value, int) or value < low:
                 raise bad(f"{key} must be a whole number of at least {low}, got {value!r}")
+        timeout = doc.get("read_timeout_s", 30.0)
+        if isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or not 0 < timeout < float("inf"):
+            raise bad(f"read_timeout_s must be a number of seconds above 0, got {timeout!r}")
         token_env = doc.get("auth_token_env")
         if token_env is not None and (not isinstance(token_env, str) or not token_env):
             raise bad(f"auth_token_env must name an environment variable, got {token_env!r}")
         return cls(aliases, upstream, here(doc.get("catalog")), here(doc.get("run_log", "runs/serve.jsonl")),
-                   token_env, doc.get("max_body_bytes", DEFAULT_MAX_BODY), doc.get("monitor_window", 1000), source)
+                   token_env, doc.get("max_body_bytes", DEFAULT_MAX_BODY), doc.get("monitor_window", 1000), source,
+                   float(timeout))
 
     def auth_token(self) -> str | None:
         """The bearer token clients must send, read from the named environment variable (None: no auth)."""

@@ -221,7 +221,8 @@ class RoutingService:
                     served.tier, served.model, served.completion = tier, model, c
                     break
                 served.errors.append(f"{tier} ({model}): {c.error}")
-        self.finish(served, chat, stream=chat.stream)
+        if not chat.stream or served.completion is None:  # a streamed answer is logged by its TextStream once sent
+            self.finish(served, chat, stream=chat.stream)
         return served
 
     def _cascade(self, chat: Chat, tuned: Router, served: Served) -> None:
