@@ -121,11 +121,15 @@ def curve_metrics(tt: TierTable, scores: np.ndarray, curve: pd.DataFrame, single
                   models: pd.DataFrame | None = None) -> dict:
     """Pair metrics (cheapest vs dearest tier, RouteLLM), AIQ and cost at 95% quality (RouterBench).
 
-    AIQ's cost range spans every single model of `models` (default: the tier models) on these queries.
+    AIQ's cost range spans every single model of `models` (default: the tier models) on these queries;
+    its hull includes each tier's model alone, which mixing with the router reaches.
     """
     best = float(singles["quality"].max())
     models = singles if models is None else models
     cost_range = (float(models["cost_per_1k"].min()), float(models["cost_per_1k"].max()))
+    # any router can be mixed with sending everything to one tier (router off), so the hull counts those
+    # points too: a one-point router (rules, llm) then has a curve like the others
+    curve = pd.concat([curve[["cost_per_1k", "quality"]], singles[["cost_per_1k", "quality"]]])
     at95 = cost_at_quality(curve["cost_per_1k"], curve["quality"], QUALITY_TARGET * best)
     all_top = float(singles["cost_per_1k"].iloc[-1])
     return {**pair_metrics(tt, scores), "best_single_quality": best,

@@ -127,8 +127,9 @@ def _log_segments(hull, n=24):
     return np.concatenate(xs), np.concatenate(ys)
 
 
-# one colour per router name of the registry (its order), the oracle in black
-ROUTER_COLOURS = {**{n: f"C{i % 10}" for i, n in enumerate(n for n in names() if not n.startswith("oracle"))},
+# one colour per router name of the registry (its order): tab10, then tab20's light shades; the oracle in black
+ROUTER_COLOURS = {**{n: f"C{i}" if i < 10 else plt.get_cmap("tab20").colors[(2 * i + 1) % 20]
+                     for i, n in enumerate(n for n in names() if not n.startswith("oracle"))},
                   "oracle": "k", "oracle-label": "0.45"}
 
 
@@ -252,4 +253,32 @@ def plot_cascade(curve, ax=None, simulated: bool = False, all_expensive_per_1k: 
         right.axhline(all_expensive_per_1k, color="tab:blue", ls=":", label="all-expensive, $ per 1k")
     ax.legend(handles=ax.get_lines() + right.get_lines(), fontsize=8, loc="upper left")
     _title(ax, "Cascade: escalation and cost vs threshold", simulated)
+    return fig
+
+
+def plot_selection(selection, split: int = 0, ax=None, log_x: bool = True):
+    """Model selection among every model (routers/selection.py): the router's lambda curve, the oracle's, random
+    mixtures of single models and each model alone, on one split's test queries."""
+    fig, ax = _axes(ax, size=(8, 5.5))
+    run = selection.runs[split]
+    curves, singles = run["curves"], run["singles"]
+    ax.plot(curves["selection"]["cost_per_1k"], curves["selection"]["quality"], marker="o", ms=2.5, lw=1.4,
+            color="C0", gid="selection", label="selection router (lambda sweep)")
+    ax.plot(curves["oracle"]["cost_per_1k"], curves["oracle"]["quality"], ls="--", lw=1.4, color="k", gid="oracle",
+            label="oracle (reads the test labels: upper bound)")
+    mixes = curves["random"][["cost_per_1k", "quality"]].to_numpy(float)
+    rx, ry = _log_segments(mixes) if log_x else mixes.T
+    ax.plot(rx, ry, ls=":", lw=1.6, color="0.45", gid="random", label="random mixtures of single models (train hull)")
+    ax.scatter(singles["cost_per_1k"], singles["quality"], marker="s", s=45, zorder=4, color="tab:orange",
+               edgecolors="k", gid="single_models", label="single models")
+    for model, r in singles.iterrows():
+        ax.annotate(str(model).split("/")[-1], (r["cost_per_1k"], r["quality"]), fontsize=6,
+                    xytext=(4, -9), textcoords="offset points")
+    if log_x:
+        ax.set_xscale("log")
+    ax.set_xlabel("$ per 1k requests" + (" (log scale)" if log_x else ""))
+    ax.set_ylabel("mean quality (normalised 0-1)")
+    ax.legend(fontsize=7, loc="lower right")
+    _title(ax, f"{selection.dataset}: selection among {len(singles)} models (split {split + 1}, "
+           f"{run['n_test']} test queries)", selection.simulated)
     return fig

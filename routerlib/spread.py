@@ -10,7 +10,7 @@ from tqdm.auto import tqdm
 from .evaluate import HEADLINE, Evaluation, evaluate_router, single_model_rows
 from .metrics import interval, json_safe
 from .routers import names as router_names
-from .tables import OutcomeTable, train_test
+from .tables import OutcomeTable, TierTable, train_test, transferred
 
 DEFAULT_SPLITS = 10
 SPREAD_METRICS = (*HEADLINE, "max_quality", "at_0.5_cost_per_1k", "at_0.5_quality")
@@ -108,17 +108,31 @@ def verdict(router: str, mean: float, lo: float, hi: float, wins: int, n: int) -
             f"interval ({lo:.3f} to {hi:.3f}) that includes 0 ({wins} of {n} splits won)")
 
 
+PROTOCOLS = {"in-domain": "trained on the train half of this dataset, scored on its test half",
+             "lodo": "leave one dataset out: trained on every other mirrored dataset (labels mapped through each "
+                     "one's tiers), scored on the same test halves as in-domain"}
+
+
+def lodo_sources(name: str, data_dir=None) -> list:
+    """Tier tables of every mirrored dataset but `name`, each with its own tiers: what lodo trains on."""
+    from . import datasets
+    return [TierTable.from_table(datasets.load(n, data_dir)) for n in datasets.PINNED if n != name]
+
+
 def evaluate_splits(table: OutcomeTable, names=None, splits: int = DEFAULT_SPLITS, seed: int = 0,
-                    test_share: float = 0.5, catalog=None, progress: bool = False, **kw) -> dict:
+                    test_share: float = 0.5, catalog=None, progress: bool = False, sources=None, **kw) -> dict:
     """name -> Spread: each router fitted and scored on `splits` random splits, with random on the same splits.
 
-    With one split the dataset's own split is used where it has one; with more, random halves.
+    With one split the dataset's own split is used where it has one; with more, random halves. With
+    `sources` (tier tables of other datasets, see lodo_sources) routers train on those instead of the train half.
     """
     if splits < 1:
         raise ValueError(f"splits must be at least 1, got {splits}")
     runs: dict = {}
     for s in tqdm(range(splits), desc=f"splits ({table.name})", disable=not progress):
         halves = train_test(table, test_share, seed + s, catalog, own_split=splits == 1)
+        if sources:
+            halves = (transferred(halves[1], sources), halves[1])
         wanted = list(names or router_names(halves[1].tiers))
         for name in dict.fromkeys(["random", *wanted]):
             if name.startswith("always-") and name[len("always-"):] not in halves[1].tiers:
@@ -137,7 +151,8 @@ def spread_table(spreads: dict, metrics=SPREAD_METRICS) -> pd.DataFrame:
         for m in metrics:
             row[m], row[f"{m}_lo"], row[f"{m}_hi"] = sp.summary(m)
         g = sp.vs_random()
-        row.update({"aiq_gain_vs_random": g["aiq_gain"], "wins_vs_random": f"{g['wins']}/{g['of']}",
+        row.update({"aiq_gain_vs_random": g["aiq_gain"], "aiq_gain_lo": g["aiq_gain_ci95"][0],
+                    "aiq_gain_hi": g["aiq_gain_ci95"][1], "wins_vs_random": f"{g['wins']}/{g['of']}",
                     "simulated": sp.simulated})
         rows.append(row)
     return pd.DataFrame(rows).set_index("router")
@@ -158,6 +173,28 @@ def compare(table: OutcomeTable, names=None, seed: int = 0, singles: bool = Fals
                                                e.metrics["all_expensive_cost_per_1k"])).set_index("router")
         out = pd.concat([out, extra])
     return out
+
+
+REFERENCES = ("random", "oracle", "oracle-label")  # baselines and upper bounds, not candidates for deployment
+
+
+def dataset_verdict(table: pd.DataFrame, dataset: str) -> str:
+    """In words: the router whose AIQ gain over random is largest among those whose gain is reliable, or none."""
+    candidates = table[[r not in REFERENCES and not str(r).startswith("always-") for r in table.index]]
+    candidates = candidates[candidates.get("aiq_gain_lo", pd.Series(dtype=float)).notna()]
+    reliable = candidates[candidates["aiq_gain_lo"] > 0]
+    worse = list(candidates.index[candidates["aiq_gain_hi"] < 0])
+    if reliable.empty:
+        text = (f"On {dataset} no router beats random reliably: every router's AIQ gain over random has a 95% "
+                "interval that reaches 0 or below, so routing here is no better than a coin")
+    else:
+        real = reliable[~reliable["simulated"].astype(bool)]
+        best = (real if len(real) else reliable)["aiq_gain_vs_random"].idxmax()
+        row = reliable.loc[best]
+        text = (f"On {dataset} the best router that reliably beats random is {best}: AIQ +{row['aiq_gain_vs_random']:.3f}"
+                f" over random (95% interval {row['aiq_gain_lo']:.3f} to {row['aiq_gain_hi']:.3f})"
+                + (", with simulated decisions" if row.get("simulated") else ""))
+    return text + (f"; reliably worse than random: {', '.join(worse)}" if worse else "") + "."
 
 
 def with_intervals(table: pd.DataFrame, metrics, digits: int = 3) -> pd.DataFrame:

@@ -311,6 +311,29 @@ def label_tiers(tt: TierTable, good_enough: float = GOOD_ENOUGH) -> np.ndarray:
     return np.where(first < len(tt.tiers), first, best)
 
 
+def transferred(test: TierTable, sources: list) -> TierTable:
+    """Training rows in `test`'s tiers from other datasets (leave one dataset out).
+
+    Labels are mapped through each source's own tiers: a query whose cheapest good-enough tier sits at
+    position p (cheapest 0, dearest 1, none past 1) counts as good enough on every test tier from p up.
+    Costs are the test tiers' mean costs; responses are those of the source tier at the same position.
+    """
+    k = len(test.tiers)
+    parts = []
+    for src in sources:
+        position = cheapest_good_tier(src) / max(len(src.tiers) - 1, 1)
+        first = np.ceil(position * (k - 1) - 1e-9).astype(int)
+        quality = (np.arange(k)[None, :] >= first[:, None]).astype(float)
+        columns = np.ceil(np.linspace(0, len(src.tiers) - 1, k) - 1e-9).astype(int)  # same rounding as labels
+        parts.append((src.prompts, quality, src.responses[:, columns], src.prompt_tokens))
+    prompts = pd.concat([p[0] for p in parts])
+    return TierTable(f"{'+'.join(s.name for s in sources)} as {test.name}", test.tiers, test.models,
+                     np.vstack([p[1] for p in parts]), np.tile(np.nanmean(test.cost, axis=0), (len(prompts), 1)),
+                     prompts, np.vstack([p[2] for p in parts]), np.concatenate([p[3] for p in parts]),
+                     test.simulated, test.catalog, [f"trained on {', '.join(s.name for s in sources)}; labels mapped "
+                                                    "by the position of each query's cheapest good-enough tier"])
+
+
 def difficulty_names(n_tiers: int) -> list:
     """Difficulty label of each tier position: easy, medium, hard (two tiers: easy, hard)."""
     return {1: ["easy"], 2: ["easy", "hard"]}.get(n_tiers, ["easy"] + ["medium"] * (n_tiers - 2) + ["hard"])

@@ -79,7 +79,8 @@ def test_evaluate_and_compare_every_router(own_csv, capsys):
     captured = capsys.readouterr()
     assert "tiers cheap=small-model, mid=mid-model, expensive=big-model" in captured.err
     doc = json.loads(captured.out[captured.out.index("{"):])
-    assert {"random", "oracle", "classifier", "cascade", "llm"} <= set(doc[str(own_csv)])
+    assert {"random", "oracle", "classifier", "cascade", "llm"} <= set(doc[str(own_csv)]["routers"])
+    assert doc[str(own_csv)]["verdict"] in captured.out
 
 
 @pytest.mark.parametrize("router", ROUTERS)

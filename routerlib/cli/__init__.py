@@ -119,14 +119,21 @@ def build_parser() -> argparse.ArgumentParser:
     ev = _command(sub, "evaluate", "a router's cost-quality curve and metrics on recorded outcomes", c.cmd_evaluate,
                   [data_dir, seed, catalog, tiers, json_out])
     ev.add_argument("--dataset", nargs="+", required=True, help=datasets_help)
-    ev.add_argument("--router", nargs="+", required=True, choices=every_router, metavar="ROUTER",
-                    help=f"one or more of {', '.join(every_router)} (always-<tier> for each tier)")
+    ev.add_argument("--router", nargs="+", choices=every_router, metavar="ROUTER",
+                    help=f"one or more of {', '.join(every_router)} (always-<tier> for each tier); required with "
+                         "--models tiers. With --models all: classifier (the default; random and oracle always shown)")
+    ev.add_argument("--models", choices=["tiers", "all"], default="tiers",
+                    help="tiers (default): route among one model per tier; all: select among every model of the "
+                         "dataset by predicted quality minus lambda x cost, swept over lambda")
     ev.add_argument("--test-share", type=_share, default=0.5, help="share of queries held out (if no split given)")
     ev.add_argument("--router-accuracy", type=_accuracy, default=DEFAULT_ROUTER_ACCURACY,
                     help="llm router: chance the simulated rating is right")
     ev.add_argument("--splits", type=_positive_int, default=DEFAULT_SPLITS,
                     help=f"random splits to repeat split, fit and score on (default {DEFAULT_SPLITS}; 1: the "
                          "dataset's own split where it has one)")
+    ev.add_argument("--protocol", choices=["in-domain", "lodo"], default="in-domain",
+                    help="in-domain (default): train on a half of the dataset; lodo: train on every other mirrored "
+                         "dataset, test on the same halves")
     ev.add_argument("--quiet", action="store_true", help="no progress bar")
 
     co = _command(sub, "compare", "every router's headline metrics on recorded datasets", c.cmd_compare,

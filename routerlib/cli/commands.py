@@ -193,19 +193,47 @@ def _fetch(datasets, names, data_dir) -> int:
 
 
 def cmd_evaluate(args) -> int:
-    from ..spread import evaluate_splits
+    from ..spread import PROTOCOLS, evaluate_splits, lodo_sources
 
     if args.json:
         ensure_writable(args.json)
     catalog = _catalog(args)
+    if getattr(args, "models", "tiers") == "all":
+        return _evaluate_every_model(args, catalog)
+    if not args.router:
+        raise ValueError("evaluate needs --router (one or more) to route among tiers; --models all needs none")
     docs = []
     for dataset in args.dataset:
         table, tiers = _load(args, dataset, catalog, show=False)
+        lodo = getattr(args, "protocol", "in-domain") == "lodo"
+        sources = lodo_sources(table.name, args.data_dir) if lodo else None
         spreads = evaluate_splits(table, args.router, args.splits, args.seed, args.test_share, tiers,
-                                  progress=not args.quiet, router_accuracy=args.router_accuracy)
+                                  progress=not args.quiet, router_accuracy=args.router_accuracy, sources=sources,
+                                  **({"deployable": False} if lodo else {}))
+        print(f"protocol: {PROTOCOLS[args.protocol]}" + (f" ({', '.join(s.name for s in sources)})" if lodo else ""))
         for spread in spreads.values():
             _print_spread(spread)
-            docs.append(spread.to_json())
+            docs.append({**spread.to_json(), "protocol": PROTOCOLS[args.protocol]})
+    if args.json:
+        emit_json(args.json, docs[0] if len(docs) == 1 else {"evaluations": docs})
+    return 0
+
+
+def _evaluate_every_model(args, catalog) -> int:
+    """evaluate --models all: select among every model of each dataset, beside the oracle and random (selection.py)."""
+    from ..routers.selection import evaluate_selection
+
+    tier_only = [r for r in args.router or [] if r not in ("classifier", "random", "oracle")]
+    if tier_only or getattr(args, "protocol", "in-domain") != "in-domain":
+        raise ValueError(f"--models all selects with the classifier's features (one ridge regression per model), "
+                         f"beside random and the oracle, in-domain; {', '.join(tier_only) or '--protocol lodo'} "
+                         "works with --models tiers only")
+    docs = []
+    for dataset in args.dataset:
+        result = evaluate_selection(_load(args, dataset, catalog, show=False)[0], args.splits, args.seed,
+                                    args.test_share, progress=not args.quiet)
+        print(result.report() + "\n")
+        docs.append(result.to_json())
     if args.json:
         emit_json(args.json, docs[0] if len(docs) == 1 else {"evaluations": docs})
     return 0
@@ -243,7 +271,7 @@ def _print_spread(spread) -> None:
 
 
 def cmd_compare(args) -> int:
-    from ..spread import compare, with_intervals
+    from ..spread import compare, dataset_verdict, with_intervals
 
     if args.json:
         ensure_writable(args.json)
@@ -262,7 +290,9 @@ def cmd_compare(args) -> int:
         shown["simulated"] = table["simulated"]
         print(f"\n{name}: mean ± 95% interval over {args.splits} split(s); APGR is cheapest vs dearest tier")
         print(_markdown(shown) if args.markdown else shown.to_string())
-        docs[name] = {r: {k: finite_or_none(v) for k, v in row.items()} for r, row in table.iterrows()}
+        print(f"\n{dataset_verdict(table, name)}")
+        docs[name] = {"routers": {r: {k: finite_or_none(v) for k, v in row.items()} for r, row in table.iterrows()},
+                      "verdict": dataset_verdict(table, name)}
     if args.json:
         emit_json(args.json, docs)
     return 0
