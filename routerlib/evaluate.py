@@ -89,9 +89,11 @@ def evaluate_router(table: OutcomeTable, name: str, seed: int = 0, test_share: f
     router = router if router is not None else make(name, test.catalog, seed, **params)
     router.fit(train)
     scores, cost = router.tier_scores(test), router.deciding_cost(test)
-    curve = sweep(test, scores, None if router.uses_thresholds else [DEFAULT_THRESHOLD], cost)
-    singles = single_models(test)
-    metrics = curve_metrics(test, scores, curve, singles, every_model(table, test))
+    thresholds = None if router.uses_thresholds else [DEFAULT_THRESHOLD]
+    curve = sweep(test, scores, thresholds, cost)
+    singles, models = single_models(test), every_model(table, test)
+    metrics = curve_metrics(test, scores, curve, singles, models)
+    metrics["aiq_random_mix"] = random_mix_aiq(test, scores, thresholds, cost, singles, models, seed)
     metrics["router_cost_per_1k"] = float(np.sum(cost.per_query)) / test.n * 1000
     at = assign(scores, router.threshold_vector())
     point = outcomes_of(test, at[None, :], cost).iloc[0]
@@ -117,6 +119,27 @@ def evaluate_router(table: OutcomeTable, name: str, seed: int = 0, test_share: f
                       simulated, notes, extra)
 
 
+SHUFFLES = 3  # random orders averaged for the random-mix baseline
+
+
+def random_mix_aiq(tt: TierTable, scores, thresholds, cost, singles, models, seed: int = 0) -> float:
+    """AIQ of random routing with the router's own traffic mix: its scores shuffled across queries (mean of 3).
+
+    The same score distribution and mix at every threshold, with the link to the query cut: what the
+    router gains over this is what it knows about queries (the hull's pick of lucky points is in both).
+    """
+    rng = np.random.default_rng(seed)
+    return float(np.mean([hull_aiq(sweep(tt, scores[order], thresholds, cost), singles, models)
+                          for order in (rng.permutation(tt.n) for _ in range(SHUFFLES))]))
+
+
+def hull_aiq(curve: pd.DataFrame, singles: pd.DataFrame, models: pd.DataFrame) -> float:
+    """AIQ of a curve over the single models' cost range, its hull counting each tier alone (see curve_metrics)."""
+    points = pd.concat([curve[["cost_per_1k", "quality"]], singles[["cost_per_1k", "quality"]]])
+    return aiq(points["cost_per_1k"], points["quality"],
+               (float(models["cost_per_1k"].min()), float(models["cost_per_1k"].max())))
+
+
 def curve_metrics(tt: TierTable, scores: np.ndarray, curve: pd.DataFrame, singles: pd.DataFrame,
                   models: pd.DataFrame | None = None) -> dict:
     """Pair metrics (cheapest vs dearest tier, RouteLLM), AIQ and cost at 95% quality (RouterBench).
@@ -133,7 +156,7 @@ def curve_metrics(tt: TierTable, scores: np.ndarray, curve: pd.DataFrame, single
     at95 = cost_at_quality(curve["cost_per_1k"], curve["quality"], QUALITY_TARGET * best)
     all_top = float(singles["cost_per_1k"].iloc[-1])
     return {**pair_metrics(tt, scores), "best_single_quality": best,
-            "aiq": aiq(curve["cost_per_1k"], curve["quality"], cost_range),
+            "aiq": hull_aiq(curve, singles, models),
             "aiq_cost_range_per_1k": list(cost_range),
             "cost_per_1k_at_95pct_best": at95 if at95 is not None else float("nan"),
             "all_expensive_cost_per_1k": all_top,

@@ -24,7 +24,7 @@ class Spread:
     dataset: str
     router: str
     evaluations: list = field(repr=False)
-    versus_random: list = field(repr=False)  # per split: this router's AIQ minus random's
+    versus_random: list = field(repr=False)  # per split: AIQ minus that of random routing at the router's own mix
 
     def values(self, metric: str) -> list:
         return [_value(e, metric) for e in self.evaluations]
@@ -138,21 +138,26 @@ def evaluate_splits(table: OutcomeTable, names=None, splits: int = DEFAULT_SPLIT
             if name.startswith("always-") and name[len("always-"):] not in halves[1].tiers:
                 continue
             runs.setdefault(name, []).append(evaluate_router(table, name, seed + s, halves=halves, **kw))
-    random_aiq = [e.metrics["aiq"] for e in runs["random"]]
-    return {name: Spread(table.name, name, evs, [e.metrics["aiq"] - r for e, r in zip(evs, random_aiq)])
+    return {name: Spread(table.name, name, evs, [e.metrics["aiq"] - e.metrics["aiq_random_mix"] for e in evs])
             for name, evs in runs.items() if names is None or name in names}
 
 
 def spread_table(spreads: dict, metrics=SPREAD_METRICS) -> pd.DataFrame:
-    """One row per router: each metric's mean, with `<metric>_lo` and `<metric>_hi` for its 95% interval."""
+    """One row per router: each metric's mean, with `<metric>_lo` and `<metric>_hi` for its 95% interval.
+
+    `aiq_gain_lo`/`_hi` bound the AIQ gain over random at 95% for all the candidate routers at once
+    (Bonferroni: each at 1 - 0.05/m for m candidates), so one lucky router among many is not called reliable.
+    """
+    n_candidates = max(1, sum(candidate(name) for name in spreads))
     rows = []
     for name, sp in spreads.items():
         row = {"router": name}
         for m in metrics:
             row[m], row[f"{m}_lo"], row[f"{m}_hi"] = sp.summary(m)
         g = sp.vs_random()
-        row.update({"aiq_gain_vs_random": g["aiq_gain"], "aiq_gain_lo": g["aiq_gain_ci95"][0],
-                    "aiq_gain_hi": g["aiq_gain_ci95"][1], "wins_vs_random": f"{g['wins']}/{g['of']}",
+        _, lo, hi = interval(sp.versus_random, 1 - 0.05 / n_candidates)
+        row.update({"aiq_gain_vs_random": g["aiq_gain"], "aiq_gain_lo": lo, "aiq_gain_hi": hi,
+                    "candidates": n_candidates, "wins_vs_random": f"{g['wins']}/{g['of']}",
                     "simulated": sp.simulated})
         rows.append(row)
     return pd.DataFrame(rows).set_index("router")
@@ -178,23 +183,29 @@ def compare(table: OutcomeTable, names=None, seed: int = 0, singles: bool = Fals
 REFERENCES = ("random", "oracle", "oracle-label")  # baselines and upper bounds, not candidates for deployment
 
 
+def candidate(router: str) -> bool:
+    """A router one might deploy: not a baseline, an upper bound or a single tier."""
+    return router not in REFERENCES and not str(router).startswith("always-")
+
+
 def dataset_verdict(table: pd.DataFrame, dataset: str) -> str:
-    """In words: the router whose AIQ gain over random is largest among those whose gain is reliable, or none."""
-    candidates = table[[r not in REFERENCES and not str(r).startswith("always-") for r in table.index]]
+    """In words: the real router with the largest reliable AIQ gain over random (at its own mix), or that none has one."""
+    candidates = table[[candidate(r) for r in table.index]]
     candidates = candidates[candidates.get("aiq_gain_lo", pd.Series(dtype=float)).notna()]
+    candidates = candidates[~candidates["simulated"].astype(bool)]  # decisions drawn from the test outcomes
     reliable = candidates[candidates["aiq_gain_lo"] > 0]
     worse = list(candidates.index[candidates["aiq_gain_hi"] < 0])
     if reliable.empty:
-        text = (f"On {dataset} no router beats random reliably: every router's AIQ gain over random has a 95% "
-                "interval that reaches 0 or below, so routing here is no better than a coin")
+        text = (f"On {dataset} no router beats random reliably: every router's AIQ gain over random, at its own "
+                "traffic mix, has an interval reaching 0 or below, so here routing is no better than a coin")
     else:
-        real = reliable[~reliable["simulated"].astype(bool)]
-        best = (real if len(real) else reliable)["aiq_gain_vs_random"].idxmax()
+        best = reliable["aiq_gain_vs_random"].idxmax()
         row = reliable.loc[best]
         text = (f"On {dataset} the best router that reliably beats random is {best}: AIQ +{row['aiq_gain_vs_random']:.3f}"
-                f" over random (95% interval {row['aiq_gain_lo']:.3f} to {row['aiq_gain_hi']:.3f})"
-                + (", with simulated decisions" if row.get("simulated") else ""))
-    return text + (f"; reliably worse than random: {', '.join(worse)}" if worse else "") + "."
+                f" over random at its own traffic mix (interval {row['aiq_gain_lo']:.3f} to "
+                f"{row['aiq_gain_hi']:.3f}, 95% for all {int(row.get('candidates', 1))} routers compared at once)")
+    return (text + (f"; reliably worse than random: {', '.join(worse)}" if worse else "")
+            + " (routers with simulated decisions are not counted).")
 
 
 def with_intervals(table: pd.DataFrame, metrics, digits: int = 3) -> pd.DataFrame:

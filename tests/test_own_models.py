@@ -128,3 +128,22 @@ def test_other_layouts_infer_tiers(tmp_path, layout):
         wide.reset_index(drop=True).to_csv(path, index=False)
     catalog, _ = choose_tiers(datasets.load(path))
     assert list(catalog.tiers.values()) == ["small-model", "mid-model", "big-model"]
+
+
+def test_no_signal_long_form_file_gets_an_honest_verdict(tmp_path, capsys):
+    """Open-ended prompts whose outcomes ignore the text: no default router is reliably worse than random, and
+    the output says that no router beats random reliably."""
+    rng = np.random.default_rng(11)
+    words = "write explain describe a story poem essay letter about the history of science music cities".split()
+    prompts = [" ".join(rng.choice(words, 40)) for _ in range(300)]
+    good = {model: rng.random(300) < skill for model, _, skill in MODELS}  # drawn apart from the prompts
+    rows = [{"query_id": f"q{i}", "prompt": prompts[i], "model": model, "quality": float(good[model][i]),
+             "cost_usd": cost, "response": "Here is my answer."} for i in range(300) for model, cost, _ in MODELS]
+    path = tmp_path / "long_form.csv"
+    pd.DataFrame(rows).to_csv(path, index=False)
+    assert main(["compare", "--dataset", str(path), "--splits", "5", "--quiet", "--json", "-"]) == 0
+    out = capsys.readouterr().out
+    doc = json.loads(out[out.index("{"):])[str(path)]
+    assert "no router beats random reliably" in doc["verdict"] and "reliably worse" not in doc["verdict"]
+    learned = {r: row for r, row in doc["routers"].items() if r not in ("random", "oracle", "oracle-label")}
+    assert all(row["aiq_gain_hi"] >= 0 for row in learned.values()), learned
