@@ -1,5 +1,6 @@
 """Speed benchmark: routing overhead, batch and sweep throughput, dashboard updates, the exercise command,
-the notebooks, the router server and peak memory, each against its target (`python -m routerlib bench`)."""
+the notebooks, the router server, the light embeddings and peak memory, each against its target where it has one
+(`python -m routerlib bench`)."""
 from __future__ import annotations
 
 import os
@@ -194,6 +195,47 @@ def server(quick: bool) -> dict:
     return {**out, "serve_errors": r["loaded"]["errors"] + r["single_client"]["errors"]}
 
 
+def light_embeddings(data_dir=None, quick: bool = False) -> dict:
+    """The light embedding option: install size, load, texts/s, disk cache miss and hit, route() with embeddings."""
+    from ..routers.classifier import ClassifierRouter
+    from ..routers.embeddings import CachedEmbedder, WordLlamaEmbedder
+    from ..tables import train_test
+    from .install_size import added_by
+
+    model = WordLlamaEmbedder()  # ImportError, so the part is skipped, when the extra is not installed
+    size = added_by("wordllama")
+    start = time.perf_counter()
+    model(["warm up"])
+    load_s = time.perf_counter() - start
+    texts = [str(t) for t in train_test(datasets.load(SWEEP_DATASET, data_dir))[1].prompts[:1000 if quick else 5000]]
+    start = time.perf_counter()
+    model(texts)
+    per_s = len(texts) / (time.perf_counter() - start)
+    with tempfile.TemporaryDirectory() as tmp:
+        cached = CachedEmbedder(model, root=tmp)
+        seconds = []
+        for _ in range(2):  # a miss computes and writes the file, a hit reads it
+            start = time.perf_counter()
+            cached(texts)
+            seconds.append(time.perf_counter() - start)
+        train, test = train_test(datasets.load(ROUTE_DATASET, data_dir))
+        router = ClassifierRouter(embedder=cached).fit(train)
+    queries, repeats = _queries(test.prompts), 3 if quick else 20
+    embed_ms = per_call_ms(lambda q: model([q.text]), queries, repeats)
+    route_ms = per_call_ms(router.route, queries, repeats)
+    return {
+        "embeddings_model": model.name, "embeddings_package_mb": size["package_mb"],
+        "embeddings_install_mb": size["added_mb"], "embeddings_install_adds": size["adds"],
+        "embeddings_load_s": round(load_s, 3), "embeddings_texts_per_s": round(per_s, 1),
+        "embeddings_throughput_workload": f"{len(texts)} held-out {SWEEP_DATASET} prompts in one call",
+        "embeddings_cache_miss_s": round(seconds[0], 4), "embeddings_cache_hit_s": round(seconds[1], 4),
+        "embeddings_embed_p50_ms": _p(embed_ms, 50), "embeddings_embed_p99_ms": _p(embed_ms, 99),
+        "embeddings_classifier_route_p50_ms": _p(route_ms, 50), "embeddings_classifier_route_p99_ms": _p(route_ms, 99),
+        "embeddings_route_workload": f"{len(queries)} held-out {ROUTE_DATASET} prompts, {repeats} passes; "
+                                     f"ClassifierRouter(embedder=light_embedder()) fitted on the other {train.n}",
+    }
+
+
 def verdicts(result: dict) -> dict:
     """Each target: the value, the limit, and whether it was met (None when the part was skipped)."""
     out = {}
@@ -205,10 +247,10 @@ def verdicts(result: dict) -> dict:
 
 
 def run(quick: bool = False, data_dir=None) -> dict:
-    """Every part in turn; a part that cannot run (e.g. no data) is recorded as skipped, with the reason."""
+    """Every part in turn; a part that cannot run (no data, an optional extra missing) is recorded as skipped."""
     parts = [("routing", lambda: routing(data_dir, repeats=5 if quick else 20)), ("sweep", lambda: sweep_speed(data_dir)),
              ("dashboard", lambda: dashboard_update(data_dir, 15 if quick else 40)), ("exercise", exercise_wall),
-             ("server", lambda: server(quick))]
+             ("server", lambda: server(quick)), ("embeddings", lambda: light_embeddings(data_dir, quick))]
     if not quick:
         parts.append(("notebooks", lambda: notebooks(data_dir)))
     result, skipped = {}, {}
@@ -216,7 +258,7 @@ def run(quick: bool = False, data_dir=None) -> dict:
         print(f"bench: {name} ...", file=sys.stderr, flush=True)
         try:
             result.update(part())
-        except (datasets.UnknownDatasetError, FileNotFoundError) as e:
+        except (datasets.UnknownDatasetError, FileNotFoundError, ImportError) as e:
             lines = str(e).splitlines()  # the first line says what is missing, the last how to get it
             skipped[name] = " ".join(dict.fromkeys([lines[0], lines[-1]]))
     if quick:

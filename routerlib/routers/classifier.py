@@ -95,22 +95,20 @@ class ClassifierRouter(Router):
             if 0 < y_k.sum() < len(y_k):
                 model = LogisticRegression(C=self.C, max_iter=2000).fit(X, y_k)
             self.models_.append(model)
-        self._keep_linear_weights()
+        self._keep_linear_weights(X.shape[1])
         return self
 
-    def _keep_linear_weights(self):
+    def _keep_linear_weights(self, n_features: int):
         """Dense weights per tier model, so one live query is scored without scikit-learn's per-call overhead."""
-        f = self.features_
-        n_features = len(f.vectorizer_.vocabulary_) + (len(f.scaler_.mean_) if self.use_stats else 0)
         self.coef_ = np.zeros((len(self.models_), n_features))
         self.intercept_ = np.zeros(len(self.models_))
         for k, m in enumerate(self.models_):
-            if m is not None and self.embedder is None:
+            if m is not None:
                 self.coef_[k], self.intercept_[k] = m.coef_[0], m.intercept_[0]
 
     def predict_proba_one(self, text: str) -> np.ndarray:
         """predict_proba for one text (a live request): computed by hand where it can be, about ten times faster."""
-        if self.embedder is not None or not hasattr(self, "coef_"):
+        if not hasattr(self, "coef_"):
             return self.predict_proba([text])[0]
         return self._proba_one(str(text))
 
@@ -126,9 +124,13 @@ class ClassifierRouter(Router):
         weights = (1.0 + np.log(np.fromiter(counts.values(), dtype=float, count=len(counts)))) * f.vectorizer_.idf_[idx]
         norm = np.sqrt(weights @ weights)
         z = self.intercept_ + self.coef_[:, idx] @ (weights / norm if norm > 0 else weights)
+        start = len(vocabulary)  # then the statistics, then the sentence embedding
         if self.use_stats:
             stats = (text_stats([text])[0] - f.scaler_.mean_) / f.scaler_.scale_
-            z = z + self.coef_[:, len(vocabulary):] @ stats
+            z = z + self.coef_[:, start:start + len(stats)] @ stats
+            start += len(stats)
+        if self.embedder is not None:
+            z = z + self.coef_[:, start:] @ np.asarray(self.embedder([text]), float)[0]
         p = 1.0 / (1.0 + np.exp(-z))
         constant = np.array([m is None for m in self.models_])
         return np.r_[np.where(constant, self.base_rates_[:len(self.models_)], p), 1.0]
