@@ -68,6 +68,19 @@ def _pair(test: TierTable, router) -> dict:
     return {"apgr": m["apgr"], "cpt50": m["cpt50"]}
 
 
+def best_learned(table: pd.DataFrame, dataset: str) -> str:
+    """One line: the kit's best learned router in-domain (mean APGR over splits) beside the paper's best."""
+    part = table[table["dataset"] == dataset]
+    ours = part[(part["protocol"] == "in-domain") & part["router"].isin(LEARNED)].dropna(subset=["apgr"])
+    theirs = part[part["protocol"] == "paper"].dropna(subset=["apgr"])
+    if ours.empty or theirs.empty:
+        return f"{dataset}: no learned router has an APGR here"
+    mine, paper = ours.loc[ours["apgr"].idxmax()], theirs.loc[theirs["apgr"].idxmax()]
+    return (f"{dataset}: best learned router in-domain {mine['router']}, APGR {mine['apgr']:.3f} (95% interval "
+            f"{mine['apgr_lo']:.3f} to {mine['apgr_hi']:.3f}); RouteLLM's best published {paper['router']}, "
+            f"{paper['apgr']:.3f} ({PROTOCOL['paper'].split(';')[0]})")
+
+
 def beside_routellm(data_dir=None, seed: int = 0, routers=OURS, catalog=None, splits: int = 10) -> pd.DataFrame:
     """One row per (dataset, protocol, router): the kit in-domain and leave-one-out, and the paper's rows."""
     published = routellm_published()

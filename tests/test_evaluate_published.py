@@ -48,3 +48,14 @@ def test_leave_one_out_trains_without_the_benchmark_it_scores():
     assert 0.4 <= random["apgr"] <= 0.6  # the mean of many draws
     clf = published.leave_one_out(tables, "routellm-mtbench", "classifier")
     assert 0 < clf["apgr"] < 1.5 and 0 <= clf["cpt50"] <= 100
+
+
+def test_best_learned_router_is_set_beside_the_papers_best():
+    rows = [{"dataset": "d", "protocol": "in-domain", "router": "classifier", "apgr": 0.55, "apgr_lo": 0.5,
+             "apgr_hi": 0.6}, {"dataset": "d", "protocol": "in-domain", "router": "oracle", "apgr": 0.9,
+                               "apgr_lo": 0.88, "apgr_hi": 0.92},
+            {"dataset": "d", "protocol": "paper", "router": "MF (arena)", "apgr": 0.622},
+            {"dataset": "d", "protocol": "paper", "router": "BERT (arena)", "apgr": 0.5}]
+    line = published.best_learned(pd.DataFrame(rows), "d")
+    assert "best learned router in-domain classifier, APGR 0.550 (95% interval 0.500 to 0.600)" in line
+    assert "RouteLLM's best published MF (arena), 0.622" in line  # the oracle is not a learned router

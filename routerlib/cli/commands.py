@@ -299,7 +299,7 @@ def cmd_compare(args) -> int:
 
 
 def cmd_published(args) -> int:
-    from ..published import PROTOCOL, beside_routellm, routellm_published
+    from ..published import PROTOCOL, beside_routellm, best_learned, routellm_published
     from ..spread import with_intervals
 
     table = beside_routellm(args.data_dir, args.seed, catalog=_catalog(args), splits=args.splits)
@@ -308,6 +308,7 @@ def cmd_published(args) -> int:
         shown.insert(0, "protocol", part["protocol"].to_numpy())
         print(f"\n{name}: APGR and CPT(50%) (% of calls to the strong model)")
         print(_markdown(shown) if args.markdown else shown.to_string())
+    print("\n" + "\n".join(best_learned(table, name) for name in table["dataset"].unique()))
     print("\nprotocols:\n" + "\n".join(f"- {k}: {v}" for k, v in PROTOCOL.items()))
     print(f"\npublished figures: {routellm_published()['source']}")
     if args.json:
