@@ -19,7 +19,8 @@ from .tables import TierTable
 # cascade-verifier learns from recorded answer texts, which the simulator does not write; logprob needs live answers
 NOT_ON_THE_EXERCISE = ("cascade-verifier", "cascade-logprob")
 ROUTERS = tuple(n for n in names() if n not in NOT_ON_THE_EXERCISE)  # what runs on the 50 queries
-LEARN_FROM_ANSWERS = ("classifier", "oracle", "oracle-label")  # decided from every tier's graded answers
+# decided from every tier's graded answers (learned routers out of fold, the oracles knowing them)
+LEARN_FROM_ANSWERS = ("classifier", "knn", "cluster", "mlp", "mf", "sw-ranking", "oracle", "oracle-label")
 ROW_FIELDS = ["id", "difficulty", "task_type", "tier", "model", "prompt_tokens", "completion_tokens",
               "cost_usd", "router_cost_usd", "quality", "latency_s", "router_latency_s", "error", "router_error",
               "routed_tier", "fallback", "truncated"]
@@ -56,7 +57,8 @@ def _decide_from_answers(router, queries, outcomes, tier_models, seed) -> list:
     if router.uses_test_labels:
         scores = router.fit(tt).tier_scores(tt)
     else:
-        scores = out_of_fold_scores(lambda: type(router)(**router.settings()), tt, folds=5, seed=seed)
+        scores = out_of_fold_scores(lambda: make(router.name, router.catalog, seed, **router.settings()), tt, folds=5,
+                                    seed=seed)
     tiers = list(tier_models)
     chosen = first_reaching(scores, router.threshold_vector())
     return [Decision(q.id, tiers[k], tier_models[tiers[k]], score=float(scores[i, k]))

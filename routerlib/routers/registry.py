@@ -58,9 +58,33 @@ def _always(tier):
     return build
 
 
+def _knn(catalog, seed=0, **kw):
+    from .neighbours import KNNRouter
+    return KNNRouter(catalog=catalog, **kw)
+
+
+def _cluster(catalog, seed=0, **kw):
+    from .neighbours import ClusterRouter
+    return ClusterRouter(seed=seed, catalog=catalog, **kw)
+
+
+def _mlp(catalog, seed=0, **kw):
+    from .mlp import MLPRouter
+    return MLPRouter(seed=seed, catalog=catalog, **kw)
+
+
+def _pairwise(name):
+    def build(catalog, seed=0, **kw):
+        from .mf import MFRouter
+        from .pairwise import SWRankingRouter
+        return {"mf": MFRouter, "sw-ranking": SWRankingRouter}[name](seed=seed, catalog=catalog, **kw)
+    return build
+
+
 BUILDERS = {"random": _random, "oracle": _oracle, "oracle-label": _label_oracle, "rules": _rules, "classifier": _classifier,
             "cascade": _cascade("heuristic"), "cascade-verifier": _cascade("verifier"),
-            "cascade-judge": _cascade("judge"), "cascade-logprob": _cascade("logprob"), "llm": _llm}
+            "cascade-judge": _cascade("judge"), "cascade-logprob": _cascade("logprob"), "llm": _llm,
+            "knn": _knn, "cluster": _cluster, "mlp": _mlp, "mf": _pairwise("mf"), "sw-ranking": _pairwise("sw-ranking")}
 LIVE_ONLY = ("cascade-logprob",)  # needs live answers with log-probabilities: no recorded table has them
 SIMULATED_OFFLINE = ("llm", "cascade-judge")  # their decisions are simulated on recorded outcomes
 
