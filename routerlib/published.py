@@ -20,8 +20,8 @@ from .tables import TierTable, dataset_catalog
 
 PUBLISHED = Path(__file__).resolve().parent.parent / "data" / "published_routellm.json"
 BENCHMARKS = ("routellm-mtbench", "routellm-mmlu", "routellm-gsm8k")
-OURS = ("random", "rules", "classifier", "cascade-verifier", "oracle")
-LEARNED = ("classifier", "cascade-verifier")
+LEARNED = ("classifier", "knn", "cluster", "mlp", "mf", "sw-ranking", "cascade-verifier")
+OURS = ("random", "rules", *LEARNED, "oracle")
 RANDOM_DRAWS = 100
 PROTOCOL = {
     "paper": "paper: trained on Chatbot Arena (+ augmentation); whole benchmark; random = mean over runs",
