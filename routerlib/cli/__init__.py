@@ -1,7 +1,7 @@
 """Command line: `python -m routerlib COMMAND`; `python -m routerlib --help` lists the commands.
 
 exercise, models, data (list, fetch, verify, describe), evaluate, compare, published, mix-transfer,
-calibrate-simulator, bench, docs, serve. Shared flags mean the same everywhere: --data-dir, --seed,
+calibrate-simulator, bench, docs, serve, export, widgets (fetch). Shared flags mean the same everywhere: --data-dir, --seed,
 --catalog, --tiers, --json PATH ('-' for stdout), --markdown, --dataset, --router.
 """
 from __future__ import annotations
@@ -18,6 +18,7 @@ from ..routers import names as router_names
 from ..spread import DEFAULT_SPLITS
 from . import commands as c
 from .docs import docs
+from .export import FETCH_COMMAND, cmd_export, cmd_widgets
 
 
 def _positive_int(text: str) -> int:
@@ -177,6 +178,22 @@ def build_parser() -> argparse.ArgumentParser:
     sv.add_argument("--config", required=True, help="JSON serve config: router aliases, upstream, run log (see docs/serving.md)")
     sv.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1: this machine only)")
     sv.add_argument("--port", type=int, default=8000, help="port to listen on (default 8000)")
+
+    xp = _command(sub, "export", "execute a notebook offline and write one HTML file whose widgets render offline",
+                  cmd_export, [data_dir])
+    xp.add_argument("notebook", help="the .ipynb to export (e.g. notebooks/09_threshold_dashboard.ipynb)")
+    xp.add_argument("--out", metavar="FILE.html", help="where to write the HTML (default: ./<notebook name>.html)")
+    xp.add_argument("--execute", action=argparse.BooleanOptionalAction, default=True,
+                    help="run the notebook first, keeping its widget state (default); --no-execute: it already ran")
+    xp.add_argument("--executed-out", metavar="FILE.ipynb", help="also save the executed notebook, widget state included")
+    xp.add_argument("--widget-manager", metavar="DIR",
+                    help=f"folder holding the widget manager's embed.js (default: where `{FETCH_COMMAND}` puts it)")
+
+    wi = _command(sub, "widgets", "the widget manager that exported HTML inlines (@jupyter-widgets/html-manager)",
+                  cmd_widgets)
+    wi_sub = wi.add_subparsers(dest="action", required=True, metavar="ACTION")
+    _command(wi_sub, "fetch", "download its embed.js with npm into the cache folder (needs Node.js/npm and the registry)",
+             cmd_widgets).add_argument("--widget-manager", metavar="DIR", help="put it here instead of the cache folder")
     return parser
 
 
