@@ -181,8 +181,9 @@ def test_mixes_draw_each_routers_shares_and_the_band():
     for tier in ("cheap", "mid", "expensive"):
         heights = [p.get_height() for p in ax.patches if p.get_gid() == tier]
         assert heights == pytest.approx([100 * m[tier] for m in mixes.values()])
-    bands = [c for c in ax.collections if c.get_gid() == "band"]
-    assert len(bands) == 6  # low and high edge per tier
+    bands = [p for p in ax.patches if p.get_gid() == "band"]
+    assert len(bands) == 6  # one shaded box per tier and router
+    assert [v for b in bands[:2] for v in (b.get_y(), b.get_y() + b.get_height())] == pytest.approx([70, 80] * 2)
     assert [t.get_text() for t in ax.get_xticklabels()] == ["a", "b"]
     assert "SIMULATED" in ax.get_title() and ax.get_xlabel() and ax.get_ylabel()
     plt.close(fig)
