@@ -129,6 +129,21 @@ def _verdicts(nb) -> list:
     return out
 
 
+PLOTTING = re.compile(r"\bplot_\w+\(|\.plot(\.\w+)?\(|\bplt\.(subplots|figure)\(|\.(hist|scatter|barh?)\(")
+
+
+def _cells_without_image(nb) -> list:
+    """Indexes of the code cells that draw (by their source) but show no image."""
+    return [i for i, c in enumerate(nb.cells) if c.cell_type == "code" and PLOTTING.search(c.source)
+            and not any("image/png" in o.get("data", {}) for o in c.outputs)]
+
+
+def test_plotting_cells_are_recognised():
+    cells = [nbformat.v4.new_code_cell(s) for s in ("plots.plot_models(t)", "ax = s.plot.barh()", "x = 1")]
+    cells[0].outputs = [nbformat.v4.new_output("display_data", {"image/png": "iVBOR"})]
+    assert _cells_without_image(nbformat.v4.new_notebook(cells=cells)) == [1]
+
+
 def _stale_dollar_figures(nb) -> list:
     """Dollar figures ($12.34) the prose quotes that no output of this run prints: text written for older numbers."""
     printed = "".join(o.get("text", "") + o.get("data", {}).get("text/plain", "")
@@ -158,6 +173,8 @@ def test_notebook_executes_offline(path: Path, monkeypatch):
     assert problems == "[]", f"every plot needs a title and axis labels: {problems}"
     shown = sum("image/png" in o.get("data", {}) for c in nb.cells if c.cell_type == "code" for o in c.outputs)
     assert shown >= int(n_figures) > 0 or int(n_figures) == 0 == shown, (shown, n_figures)  # each figure drawn inline
+    blank = _cells_without_image(nb)
+    assert not blank, f"cells that plot but show no image: {[nb.cells[i].source.splitlines()[0] for i in blank]}"
     stale = _stale_dollar_figures(nb)
     assert not stale, f"the text quotes figures the outputs do not show: {stale}"
     expected = "Right: " if path.stem.endswith("_solutions") else "Not yet: "  # placeholders are wrong on purpose
