@@ -11,7 +11,7 @@ from ..metrics import TARGET_MIX
 from .style import axes, dollar_axis, legend_outside, percent_axis, styled, tier_colour
 from .style import title as set_title
 
-BAND = dict(facecolor="k", alpha=0.15, edgecolor="k", lw=0.8, zorder=3)  # a target band, drawn over the bars
+BAND = dict(facecolor=(0, 0, 0, 0.15), edgecolor="0.2", lw=0.9, zorder=3)  # a target band, drawn over the bars
 
 
 def _pair(ax, size, sharey=True):
@@ -26,9 +26,12 @@ def _pair(ax, size, sharey=True):
 
 
 def dominated(cost, quality) -> np.ndarray:
-    """True where another option costs less and has at least the quality (or costs no more and has more)."""
+    """Per option, the index of the cheapest other option that costs less with at least its quality (or costs no
+    more with more quality), else -1."""
     c, q = np.asarray(cost, float)[:, None], np.asarray(quality, float)[:, None]
-    return (((c.T < c) & (q.T >= q)) | ((c.T <= c) & (q.T > q))).any(axis=1)
+    beats = ((c.T < c) & (q.T >= q)) | ((c.T <= c) & (q.T > q))  # [i, j]: j dominates i
+    cheapest = np.argmin(np.where(beats, c.T, np.inf), axis=1)
+    return np.where(beats.any(axis=1), cheapest, -1)
 
 
 @styled
@@ -39,7 +42,8 @@ def plot_policy_costs(result, ax=None):
     cost_ax, q_ax = _pair(ax, (10, 1.2 + 0.55 * len(table)))
     per_1k = table["cost_usd"].to_numpy(float) * 1000 / result.summary["n_queries"]
     quality = pd.to_numeric(table["quality"], errors="coerce").to_numpy(float)
-    worse = dominated(per_1k, quality)
+    by = dominated(per_1k, quality)
+    worse = by >= 0
     y = np.arange(len(table))[::-1]
     colours = ["tab:green"] + ["tab:gray"] * (len(table) - 1)
     for axis, values, fmt in [(cost_ax, per_1k, lambda v: f"${v:.2f}"), (q_ax, quality, lambda v: f"{v:.2f}")]:
@@ -47,15 +51,16 @@ def plot_policy_costs(result, ax=None):
                          edgecolor="k", lw=0.5)
         axis.bar_label(bars, [fmt(v) if np.isfinite(v) else "n/a" for v in values], padding=3)
         axis.margins(x=0.25)
-    cost_ax.set_yticks(y, [f"{p}\n(dominated)" if w else p for p, w in zip(table.index, worse)])
+    cost_ax.set_yticks(y, [f"{p}\n(dominated by {table.index[b]})" if b >= 0 else p for p, b in zip(table.index, by)])
     cost_ax.set_xlabel("$ per 1k requests")
     dollar_axis(cost_ax, "x")
     q_ax.set_xlabel("mean quality (normalised 0-1)")
     q_ax.set_xlim(0, 1.25)
+    q_ax.set_xticks(np.linspace(0, 1, 6))
     q_ax.tick_params(axis="y", labelleft=False)
     s = result.summary
     set_title(cost_ax, f"Cost: routed ({s['router']} router) vs single tiers", s["simulated"])
-    set_title(q_ax, "Quality of the same policies", s["simulated"])
+    set_title(q_ax, "Quality of the same policies (hatched: dominated)", s["simulated"])
     return cost_ax.figure
 
 
@@ -96,19 +101,20 @@ def _mix_bars(ax, mixes: dict, band):
     """Grouped bars: one group per label, one bar per tier, each tier's band shaded over its bars."""
     tiers = list(next(iter(mixes.values())))
     width = 0.8 / len(tiers)
-    shown = False
-    for k, t in enumerate(tiers):
-        x = np.arange(len(mixes)) + (k - (len(tiers) - 1) / 2) * width
+    xs = [np.arange(len(mixes)) + (k - (len(tiers) - 1) / 2) * width for k in range(len(tiers))]
+    for x, t in zip(xs, tiers):
         ax.bar(x, [100 * m.get(t, 0) for m in mixes.values()], width, color=tier_colour(t), label=t, gid=t)
+    shown = False
+    for x, t in zip(xs, tiers):  # after the bars, so the legend lists the band last
         shown |= _band_boxes(ax, x, width, band, t, None if shown else "target band (shaded)")
 
 
 @styled
 def plot_mixes(mixes: dict, simulated: bool = False, band=None, ax=None, title: str = "Traffic mix by router"):
     """Several routers' traffic mixes (label -> {tier: share}) as grouped bars, each tier's target band shaded."""
-    fig, ax = axes(ax, size=(max(7, 0.8 * len(mixes) + 3), 4.5))
+    fig, ax = axes(ax, size=(max(7, 0.8 * len(mixes) + 3), 5.5 if len(mixes) > 4 else 4.5))
     _mix_bars(ax, mixes, band or TARGET_MIX)
-    ax.set_xticks(np.arange(len(mixes)), list(mixes), rotation=30, ha="right", rotation_mode="anchor")
+    ax.set_xticks(np.arange(len(mixes)), list(mixes), rotation=90 if len(mixes) > 4 else 0)
     _mix_axes(ax, "router")
     legend_outside(ax, title="tier")
     set_title(ax, title, simulated)
@@ -180,7 +186,7 @@ def plot_breakdown(table, assignment, tt, by: str = "category", ax=None, top: in
     q_ax.set_xlim(0, 1)
     c_ax.tick_params(axis="y", labelleft=False)
     dollar_axis(c_ax, "x")
-    c_ax.legend(loc="upper left", bbox_to_anchor=(0, -0.25 - 0.6 / max(len(data), 1)), borderaxespad=0, ncols=2)
+    legend_outside(c_ax)
     set_title(q_ax, f"{tt.name}: quality by {by}", simulated or tt.simulated)
     set_title(c_ax, f"cost by {by}", simulated or tt.simulated)
     return q_ax.figure
@@ -202,7 +208,6 @@ def plot_savings(at95, simulated=(), column: str = "savings_factor_at_95pct_best
     fig, panels = plt.subplots(1, len(frame.columns), figsize=(3.6 * len(frame.columns) + 3.2, 1.6 + 0.36 * len(data)),
                                sharey=True, squeeze=False)
     y = np.arange(len(data))
-    top = np.nanmax(np.r_[data.to_numpy(float).ravel(), floor.to_numpy(float), 1.0])
     for ax, d in zip(panels[0], frame.columns):
         v = data[d].to_numpy(float)
         same = np.isclose(v, floor[d], rtol=0.005)
@@ -215,7 +220,7 @@ def plot_savings(at95, simulated=(), column: str = "savings_factor_at_95pct_best
         ax.axvline(1, color="k", ls=":", lw=1.2, label="1x: all-expensive")
         if np.isfinite(floor[d]):
             ax.axvline(floor[d], color="tab:orange", ls="--", lw=1.4, label="single tiers alone (always-*, mixed)")
-        ax.set_xlim(0, top * 1.35)
+        ax.set_xlim(0, np.nanmax(np.r_[v, floor[d], 1.0]) * 1.3)
         ax.xaxis.set_major_formatter(FuncFormatter(lambda x, pos: f"{x:g}x"))
         ax.set_xlabel("savings vs all-expensive")
         ax.set_title(d + (f"\nsingle tiers alone: {floor[d]:.2f}x" if np.isfinite(floor[d]) else ""))

@@ -86,11 +86,12 @@ def plot_models(table, catalog=None, ax=None):
     for tier, group in sorted(info.groupby("tier"), key=lambda kv: order.get(kv[0], len(order))):
         ax.scatter(per_1k[group.index], group["quality_mean"], label=tier, s=40, zorder=4, color=tier_colour(tier))
     ok = per_1k.notna() & info["quality_mean"].notna()
-    _front(ax, per_1k[ok].to_numpy(float), info.loc[ok, "quality_mean"].to_numpy(float), True,
-           label="Pareto front of the single models")
+    hull = _front(ax, per_1k[ok].to_numpy(float), info.loc[ok, "quality_mean"].to_numpy(float), True,
+                  label="Pareto front of the single models")
     _cost_axes(ax, True)
     legend_outside(ax, title="tier")
-    place_labels(ax, per_1k[ok], info.loc[ok, "quality_mean"], [m.split("/")[-1] for m in info.index[ok]])
+    place_labels(ax, per_1k[ok], info.loc[ok, "quality_mean"], [m.split("/")[-1] for m in info.index[ok]],
+                 obstacles=np.column_stack(_log_segments(hull, 8)))
     title(ax, f"{table.name}: single models", table.simulated)
     return fig
 

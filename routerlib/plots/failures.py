@@ -5,12 +5,13 @@ import textwrap
 
 import matplotlib.pyplot as plt
 import numpy as np
+import pandas as pd
 
 from .bars import _mix_bars
 from .style import dollar_axis, percent_axis, styled, tier_colour
 
 KINDS = ("under-routing", "over-routing", "router latency", "cascade")
-ROLE = {"healthy": "0.6", "failure": "tab:red", "fix": "tab:blue"}
+ROLE = {"healthy": "0.6", "failure": "tab:purple", "fix": "tab:blue"}  # not tier colours
 
 
 def failure_groups(runs: dict) -> dict:
@@ -38,15 +39,24 @@ def _thresholds(watch) -> dict:
     return {m.name: m for m in watch}
 
 
-def _role_bars(ax, group, values, fmt):
+def _values(ax, bars, texts, top):
+    """Each bar's value inside it (white) when it is tall enough, else on top, so limit lines do not cross it."""
+    tall = np.array([b.get_height() > 0.12 * top for b in bars])
+    inner = [t if ok else "" for t, ok in zip(texts, tall)]
+    ax.bar_label(bars, inner, label_type="center", color="w", fontweight="bold",
+                 bbox=dict(boxstyle="round,pad=0.15", facecolor="0.2", alpha=0.6, lw=0))
+    ax.bar_label(bars, [t if not ok else "" for t, ok in zip(texts, tall)], padding=2)
+
+
+def _role_bars(ax, group, values, fmt, top, kind=""):
     """One bar per run of the group, coloured by role, value written on it; SIMULATED runs hatched."""
     x = np.arange(len(group))
     sim = ["SIMULATED" in n for _, n in group]
     bars = ax.bar(x, values, color=[ROLE[r] for r, _ in group], hatch=["//" if s else "" for s in sim],
                   edgecolor="k", lw=0.4, gid="run")
-    ax.bar_label(bars, [fmt(v) for v in values], padding=2)
-    ax.set_xticks(x, [_label(r, n) for r, n in group])
-    ax.margins(y=0.2)
+    _values(ax, bars, [fmt(v) for v in values], top)
+    ax.set_xticks(x, [_label(r, n) + (f"\n({kind})" if kind and r == "healthy" else "") for r, n in group])
+    ax.set_ylim(0, top)
 
 
 @styled
@@ -61,7 +71,8 @@ def plot_failure_modes(runs: dict, watch=None, all_expensive_per_1k: float | Non
     groups = failure_groups(runs)
     fig, ax = plt.subplot_mosaic([["under"] * 2 + ["over"] * 2 + ["latency"] * 2, ["esc"] * 3 + ["cost"] * 3],
                                  figsize=(15, 9.5))
-    tiers = list(dict.fromkeys(t for r in runs.values() for t in r["tier"]))
+    costs = pd.concat(runs.values()).groupby("tier")["cost_usd"].mean()
+    tiers = list(costs.sort_values().index)  # cheapest first
     if "under-routing" in groups:
         g, floor = groups["under-routing"], limits["under-routing"].min_quality
         q = np.array([[runs[n].loc[runs[n]["tier"] == t, "quality"].mean() for t in tiers] for _, n in g])
@@ -69,7 +80,7 @@ def plot_failure_modes(runs: dict, watch=None, all_expensive_per_1k: float | Non
         for k, t in enumerate(tiers):
             x = np.arange(len(g)) + (k - (len(tiers) - 1) / 2) * width
             bars = ax["under"].bar(x, np.nan_to_num(q[:, k]), width, color=tier_colour(t), label=t, gid=t)
-            ax["under"].bar_label(bars, [f"{v:.2f}" if np.isfinite(v) else "none" for v in q[:, k]], padding=2)
+            _values(ax["under"], bars, [f"{v:.2f}" if np.isfinite(v) else "no requests" for v in q[:, k]], 1.15)
         ax["under"].axhline(floor, color="k", ls="--", lw=1.2, gid="limit")
         ax["under"].set_xticks(np.arange(len(g)), [_label(r, n) for r, n in g])
         ax["under"].set(ylim=(0, 1.15), ylabel="quality per route (0-1)",
@@ -86,19 +97,22 @@ def plot_failure_modes(runs: dict, watch=None, all_expensive_per_1k: float | Non
     if "router latency" in groups:
         g, limit = groups["router latency"], limits["router-latency"].p95_limit_s * 1000
         p95 = [runs[n]["router_latency_s"].quantile(0.95) * 1000 for _, n in g]
-        _role_bars(ax["latency"], g, p95, lambda v: f"{v:.0f} ms" if v >= 1 else f"{v:.2f} ms")
+        _role_bars(ax["latency"], g, p95, lambda v: f"{v:.0f} ms" if v >= 1 else f"{v:.2f} ms",
+                   1.2 * max(max(p95), limit))
         ax["latency"].axhline(limit, color="k", ls="--", lw=1.2, gid="limit")
         ax["latency"].set(ylabel="router p95 latency (ms)",
                           title=f"Router latency: p95 per request\n(dashed: limit {limit:.0f} ms; hatched: SIMULATED)")
     if "cascade" in groups:
         g, limit = groups["cascade"], limits["cascade-cost"].max_escalation
-        _role_bars(ax["esc"], g, [100 * runs[n]["escalated"].mean() for _, n in g], lambda v: f"{v:.0f}%")
+        _role_bars(ax["esc"], g, [100 * runs[n]["escalated"].mean() for _, n in g], lambda v: f"{v:.0f}%", 115,
+                   "no cascade")
         ax["esc"].axhline(100 * limit, color="k", ls="--", lw=1.2, gid="limit")
-        ax["esc"].set(ylim=(0, 115), ylabel="escalated requests (%)",
+        ax["esc"].set(ylabel="escalated requests (%)",
                       title=f"Cascade explosion: escalation rate\n(dashed: limit {limit:.0%})")
         percent_axis(ax["esc"])
         top = all_expensive_per_1k if all_expensive_per_1k is not None else _all_top(runs)
-        _role_bars(ax["cost"], g, [1000 * runs[n]["cost_usd"].mean() for _, n in g], lambda v: f"${v:.2f}")
+        cost = [1000 * runs[n]["cost_usd"].mean() for _, n in g]
+        _role_bars(ax["cost"], g, cost, lambda v: f"${v:.2f}", 1.2 * max(cost + [top or 0]), "no cascade")
         if top is not None:
             ax["cost"].axhline(top, color="k", ls=":", lw=1.4, gid="all_expensive")
         ax["cost"].set(ylabel="$ per 1k requests", title="Cascade explosion: what it costs\n(dotted: all-expensive"
