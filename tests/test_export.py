@@ -20,7 +20,8 @@ import pytest
 from conftest import REPO, mirror_dir
 
 from routerlib.cli import build_parser
-from routerlib.cli.export import CDN_HOSTS, FETCH_COMMAND, ExportError, fetch_widget_manager, widgets_dir
+from routerlib.cli.export import (CDN_HOSTS, FETCH_COMMAND, ExportError, _with_inline_fonts, fetch_widget_manager,
+                                  widgets_dir)
 
 NOTEBOOK = REPO / "notebooks" / "09_threshold_dashboard.ipynb"
 WIDGETS = widgets_dir()  # read at import, before the autouse fixture points ROUTERLIB_CACHE_DIR at an empty folder
@@ -131,6 +132,7 @@ def test_html_shows_the_dashboard_in_a_browser_without_network(exported):
             page = browser.new_page(viewport={"width": 1280, "height": 1300})
             page.route("**/*", block)
             page.on("pageerror", lambda e: errors.append(str(e)))
+            page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)  # e.g. a font not loaded
             page.goto(html.as_uri(), wait_until="load", timeout=RENDER_S * 1000)
             slider = page.locator(".widget-slider")
             slider.first.wait_for(state="visible", timeout=RENDER_S * 1000)
@@ -149,6 +151,16 @@ def test_html_shows_the_dashboard_in_a_browser_without_network(exported):
             browser.close()
     assert not requested, f"the page asked the network for {requested}"
     assert not errors, f"page errors: {errors}"
+
+
+def test_the_icon_fonts_are_inlined_into_the_widget_manager():
+    embed = WIDGETS / "embed.js"
+    if not embed.is_file():
+        _unavailable(f"the widget manager is missing from {WIDGETS}: run `{FETCH_COMMAND}` (needs npm)")
+    script = _with_inline_fonts(embed)
+    fonts = list(WIDGETS.glob("*.woff2"))
+    assert not [f.name for f in fonts if f'n.p+"{f.name}"'.encode() in script], "a font is still fetched beside embed.js"
+    assert script.count(b'"data:font/woff2;base64,') == len(fonts) == 3
 
 
 def test_a_missing_widget_manager_is_one_line_naming_the_fetch_command(tmp_path):

@@ -4,11 +4,11 @@ The notebook is executed offline (nbclient, ROUTERLIB_OFFLINE=1, the inline matp
 folder) with store_widget_state=True, so the widgets' last state (the dashboards' PNG images included, as base64
 buffers) lands in the notebook metadata. nbconvert's "lab" template then writes the HTML, with three changes so
 nothing is fetched from the network: the widget manager (@jupyter-widgets/html-manager's standalone dist/embed.js,
-which needs no require.js) is inlined as a data: URL instead of loaded from a CDN; require.js, MathJax and
+which needs no require.js) is inlined as a data: URL, its icon fonts inside it, instead of loaded from a CDN; require.js, MathJax and
 Mermaid, which the template loads from cdnjs, are left out (LaTeX then shows as written).
 
 embed.js is third-party JavaScript, so it is not in the repository: `python -m routerlib widgets fetch` runs
-`npm pack` for the pinned version and keeps that one file (checked against its sha256) in the cache folder,
+`npm pack` for the pinned version and keeps that file and its fonts (checked against their sha256) in the cache folder,
 <cache>/widgets/html-manager-<version>/ (cache: ROUTERLIB_CACHE_DIR, else ~/.cache/routerlib).
 """
 from __future__ import annotations
@@ -31,6 +31,10 @@ VERSION = "1.0.15"  # html-manager 1.x renders ipywidgets 8 state (widget state 
 FILES = {  # file in the npm package -> sha256 of version VERSION
     "dist/embed.js": "8f6d2d3f856d8595d1841dec3019d99bbe74d331f2a5178c2a33bfec729e3d6a",
     "dist/embed.js.LICENSE.txt": "aed2008aae8123157c4ae564883166b1af7bab928d504a1fa7de1f67aec11268",
+    # Font Awesome 5 (SIL OFL 1.1), the buttons' icons: solid, regular, brands
+    "dist/1551f4f60c37af51121f.woff2": "9834b82ad26e2a37583d22676a12dd2eb0fe7c80356a2114d0db1aa8b3899537",
+    "dist/7a3337626410ca2f4071.woff2": "e42a88444448ac3d60549cc7c1ff2c8a9cac721034c073d80a14a44e79730cca",
+    "dist/d878b0a6a1144760244f.woff2": "8ea8791754915a898a3100e63e32978a6d1763be6df8e73a39d3a90d691cdeef",
 }
 FETCH_COMMAND = "python -m routerlib widgets fetch"
 MPLBACKEND = "module://matplotlib_inline.backend_inline"
@@ -128,14 +132,23 @@ def execute(nb, folder: Path, data_dir: str | None = None, timeout: int = 600):
     return nb
 
 
+def _with_inline_fonts(embed: Path) -> bytes:
+    """embed.js with its icon fonts as data: URLs: it would fetch them beside itself, and an inlined script has
+    no "beside" (the browser needs only the woff2 of each face; a font not fetched leaves its icons blank)."""
+    script = embed.read_bytes()
+    for font in sorted(embed.parent.glob("*.woff2")):
+        data = b'"data:font/woff2;base64,' + base64.b64encode(font.read_bytes()) + b'"'
+        script = script.replace(b'n.p+"' + font.name.encode() + b'"', data)
+    return script
+
+
 def to_html(nb, embed: Path, title: str) -> str:
     """nbconvert's lab HTML with the widget manager inlined and no CDN script."""
     from nbconvert import HTMLExporter
 
     exporter = HTMLExporter(template_name="lab")
     exporter.raw_template = TEMPLATE
-    script = embed.read_bytes()
-    url = "data:text/javascript;base64," + base64.b64encode(script).decode("ascii")
+    url = "data:text/javascript;base64," + base64.b64encode(_with_inline_fonts(embed)).decode("ascii")
     html, _ = exporter.from_notebook_node(nb, resources={"routerlib_embed_url": url, "metadata": {"name": title}})
     return html
 
@@ -154,6 +167,7 @@ def export(notebook: str | Path, out: str | Path | None = None, run: bool = True
     if run:
         execute(nb, notebook.resolve().parent, data_dir)
         if executed_out:
+            Path(executed_out).parent.mkdir(parents=True, exist_ok=True)
             nbformat.write(nb, executed_out)
     html = to_html(nb, embed, notebook.stem)
     out.parent.mkdir(parents=True, exist_ok=True)
