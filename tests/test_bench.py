@@ -36,6 +36,9 @@ def test_quick_bench_writes_every_figure(tmp_path, monkeypatch, capsys):
     assert doc["machine"]["cores"] >= 1 and doc["machine"]["python"].count(".") == 2
     assert doc["skipped"] == {"notebooks": "--quick"} and doc["targets"]["notebooks_total_s"]["met"] is None
     assert doc["targets"]["sweep_200x14k_s"]["met"] == (doc["sweep_200x14k_s"] <= 0.2)
+    assert doc["dashboard_switch_s"] == max(doc["dashboard_switch_each_s"].values()) > 0
+    assert set(doc["dashboard_first_load_s"]) == set(doc["dashboard_switch_each_s"]) >= {"routellm-mmlu"}
+    assert doc["targets"]["dashboard_switch_s"]["at_most"] == 1.0
     assert "skipped notebooks: --quick" in capsys.readouterr().out
 
 

@@ -67,7 +67,7 @@ class Fit:
     router: object
     scores: np.ndarray
     cost: object
-    curves: dict = field(default_factory=dict)
+    curves: dict = field(default_factory=dict)  # reference curves and figures, drawn once per dashboard kind
 
 
 SPLITS = LRU(4)
