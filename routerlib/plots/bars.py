@@ -25,6 +25,16 @@ def _pair(ax, size, sharey=True):
     return ax, make_axes_locatable(ax).append_axes("right", size="70%", pad=0.3, sharey=ax if sharey else None)
 
 
+def value_labels(ax, bars, texts, inside_from: float):
+    """Each bar's value: inside it (white on dark) when it is at least inside_from long, else at its end."""
+    horizontal = bars.orientation == "horizontal"
+    size = [abs(b.get_width() if horizontal else b.get_height()) for b in bars]
+    inside = [t if s >= inside_from else "" for t, s in zip(texts, size)]
+    ax.bar_label(bars, inside, label_type="center", color="w", fontweight="bold",
+                 bbox=dict(boxstyle="round,pad=0.15", facecolor="0.2", alpha=0.6, lw=0))
+    ax.bar_label(bars, [t if s < inside_from else "" for t, s in zip(texts, size)], padding=3)
+
+
 def dominated(cost, quality) -> np.ndarray:
     """Per option, the index of the cheapest other option that costs less with at least its quality (or costs no
     more with more quality), else -1."""
@@ -49,18 +59,19 @@ def plot_policy_costs(result, ax=None):
     for axis, values, fmt in [(cost_ax, per_1k, lambda v: f"${v:.2f}"), (q_ax, quality, lambda v: f"{v:.2f}")]:
         bars = axis.barh(y, np.nan_to_num(values), color=colours, hatch=[("//" if w else "") for w in worse],
                          edgecolor="k", lw=0.5)
-        axis.bar_label(bars, [fmt(v) if np.isfinite(v) else "n/a" for v in values], padding=3)
-        axis.margins(x=0.25)
+        value_labels(axis, bars, [fmt(v) if np.isfinite(v) else "n/a" for v in values], 0.6 * np.nanmax(values))
+        axis.set_xlim(0, 1.3 * np.nanmax(np.r_[values, 1e-9]))
     cost_ax.set_yticks(y, [f"{p}\n(dominated by {table.index[b]})" if b >= 0 else p for p, b in zip(table.index, by)])
     cost_ax.set_xlabel("$ per 1k requests")
+    cost_ax.set_ylabel("policy")
     dollar_axis(cost_ax, "x")
     q_ax.set_xlabel("mean quality (normalised 0-1)")
-    q_ax.set_xlim(0, 1.25)
-    q_ax.set_xticks(np.linspace(0, 1, 6))
+    q_ax.set_xlim(0, 1)
+    q_ax.set_xticks([0, 0.5, 1])
     q_ax.tick_params(axis="y", labelleft=False)
     s = result.summary
-    set_title(cost_ax, f"Cost: routed ({s['router']} router) vs single tiers", s["simulated"])
-    set_title(q_ax, "Quality of the same policies (hatched: dominated)", s["simulated"])
+    set_title(cost_ax, f"Cost ({s['router']} router)", s["simulated"])
+    set_title(q_ax, "Quality (hatched: dominated)", s["simulated"])
     return cost_ax.figure
 
 
@@ -88,12 +99,10 @@ def plot_traffic_mix(mix: dict, simulated: bool = False, band=None, ax=None):
     tiers = list(mix)
     bars = ax.bar(tiers, [100 * mix[t] for t in tiers], color=[tier_colour(t) for t in tiers], label="routed")
     ax.bar_label(bars, fmt="%.0f%%")
-    shown = False
     for i, t in enumerate(tiers):
-        shown |= _band_boxes(ax, [i], 0.9, band, t, None if shown else "target band")
+        _band_boxes(ax, [i], 0.9, band, t, None)
     _mix_axes(ax, "tier")
-    legend_outside(ax)
-    set_title(ax, "Traffic mix by tier", simulated)
+    set_title(ax, "Traffic mix by tier (shaded: target band)", simulated)
     return fig
 
 

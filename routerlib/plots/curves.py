@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
+from matplotlib.lines import Line2D
 
 from ..metrics import non_decreasing_convex_hull
 from .style import (ROUTER_COLOURS, TIER_COLOURS, axes, dollar_axis, legend_outside, percent_axis, place_labels,
@@ -62,7 +63,8 @@ def plot_cost_quality(evaluations, ax=None, log_x: bool = True, highlight=None):
     ax.scatter(singles["cost_per_1k"], singles["quality"], marker="s", s=60, zorder=4, edgecolors="k",
                gid="single_models", c=[tier_colour(t) for t in singles["tier"]], label="single models")
     _cost_axes(ax, log_x)
-    handles = ax.get_lines() + ax.collections
+    handles = ax.get_lines() + [Line2D([], [], marker="s", ls="", ms=7, mfc="0.85", mec="k",
+                                       label="single models (colour: tier)")]
     if strong != {e.router for e in evaluations}:
         handles.append(ax.plot([], [], lw=0.8, color="0.72", label="other routers")[0])
     legend_outside(ax, handles=[h for h in handles if not h.get_label().startswith("_")])

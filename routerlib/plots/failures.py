@@ -7,7 +7,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 
-from .bars import _mix_bars
+from .bars import _mix_bars, value_labels
 from .style import dollar_axis, percent_axis, styled, tier_colour
 
 KINDS = ("under-routing", "over-routing", "router latency", "cascade")
@@ -40,12 +40,8 @@ def _thresholds(watch) -> dict:
 
 
 def _values(ax, bars, texts, top):
-    """Each bar's value inside it (white) when it is tall enough, else on top, so limit lines do not cross it."""
-    tall = np.array([b.get_height() > 0.12 * top for b in bars])
-    inner = [t if ok else "" for t, ok in zip(texts, tall)]
-    ax.bar_label(bars, inner, label_type="center", color="w", fontweight="bold",
-                 bbox=dict(boxstyle="round,pad=0.15", facecolor="0.2", alpha=0.6, lw=0))
-    ax.bar_label(bars, [t if not ok else "" for t, ok in zip(texts, tall)], padding=2)
+    """Values inside tall bars, on top of short ones, so limit lines do not cross them."""
+    value_labels(ax, bars, texts, 0.12 * top)
 
 
 def _role_bars(ax, group, values, fmt, top, kind=""):
