@@ -163,6 +163,24 @@ def test_the_icon_fonts_are_inlined_into_the_widget_manager():
     assert script.count(b'"data:font/woff2;base64,') == len(fonts) == 3
 
 
+def test_the_network_guard_refuses_and_logs_a_connection_beyond_this_machine(tmp_path):
+    (tmp_path / "site").mkdir()
+    (tmp_path / "site" / "sitecustomize.py").write_text(NO_NETWORK)
+    env = dict(os.environ, PYTHONPATH=str(tmp_path / "site"), ROUTERLIB_TEST_NET_LOG=str(tmp_path / "net.log"))
+    code = "import socket\ntry:\n    socket.create_connection(('192.0.2.1', 80), timeout=2)\nexcept OSError as e:\n    print(e)"
+    done = subprocess.run([sys.executable, "-c", code], env=env, text=True, capture_output=True, timeout=60)
+    assert "network blocked" in done.stdout and "192.0.2.1" in (tmp_path / "net.log").read_text()
+
+
+def test_an_executed_notebook_exports_without_running_again(exported, tmp_path):
+    _, executed, _ = exported
+    done = _export([executed, "--no-execute", "--out", tmp_path / "again.html", "--widget-manager", WIDGETS], tmp_path)
+    assert done.returncode == 0, done.stderr
+    html = (tmp_path / "again.html").read_text()
+    assert 'type="application/vnd.jupyter.widget-state+json"' in html and "ImageModel" in html
+    assert not (tmp_path / "net.log").exists()
+
+
 def test_a_missing_widget_manager_is_one_line_naming_the_fetch_command(tmp_path):
     done = _export([NOTEBOOK, "--out", tmp_path / "x.html", "--widget-manager", tmp_path / "empty"], tmp_path,
                    {"ROUTERLIB_CACHE_DIR": str(tmp_path / "cache")})

@@ -111,8 +111,16 @@ def fetch_widget_manager(folder: str | Path | None = None, npm: str = "npm") -> 
     return target / "embed.js"
 
 
+def _needs(module: str):
+    import importlib.util
+
+    if importlib.util.find_spec(module) is None:
+        raise ExportError(f"python package {module!r} is missing: pip install -e '.[export]' (or -r requirements.txt)")
+
+
 def execute(nb, folder: Path, data_dir: str | None = None, timeout: int = 600):
     """Run every cell offline in a fresh kernel, in folder, keeping the widget state in nb.metadata."""
+    _needs("nbclient")
     from nbclient import NotebookClient
     from nbclient.exceptions import CellExecutionError
 
@@ -144,6 +152,7 @@ def _with_inline_fonts(embed: Path) -> bytes:
 
 def to_html(nb, embed: Path, title: str) -> str:
     """nbconvert's lab HTML with the widget manager inlined and no CDN script."""
+    _needs("nbconvert")
     from nbconvert import HTMLExporter
 
     exporter = HTMLExporter(template_name="lab")
