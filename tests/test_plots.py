@@ -269,7 +269,7 @@ def test_every_figure_function_has_a_synthetic_case():
 
 @pytest.mark.parametrize("name", sorted(every_figure()))
 def test_figure_text_is_legible_and_never_overlaps(name):
-    from figure_check import drawn_texts, small_texts, text_overlaps
+    from figure_check import drawn_texts, small_texts, text_overlaps, unlabelled_axes
 
     fig = every_figure()[name]()
     fig.canvas.draw()
@@ -277,6 +277,7 @@ def test_figure_text_is_legible_and_never_overlaps(name):
     assert len(drawn_texts(fig)) > 5
     assert text_overlaps(fig) == []
     assert small_texts(fig) == []
+    assert unlabelled_axes() == []
 
 
 def test_importing_plots_leaves_the_global_style_alone():

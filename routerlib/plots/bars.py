@@ -140,6 +140,7 @@ def plot_tier_costs(result, ax=None):
     bars = ax.bar(x, np.nan_to_num(per_1k), color=[tier_colour(t) for t in table.index])
     ax.bar_label(bars, labels=[f"${v:.2f}" if v > 0 else "" for v in np.nan_to_num(per_1k)], padding=2)
     ax.set_xticks(x, [f"{t}\n({n} req)" for t, n in zip(table.index, table["requests"])])
+    ax.set_xlabel("tier")
     ax.set_ylabel("$ per 1k requests (log scale)")
     ax.set_yscale("log")
     ax.margins(y=0.25)

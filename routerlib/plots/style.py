@@ -134,7 +134,7 @@ def place_labels(ax, x, y, labels, obstacles=None, **text_kw) -> list:
         ann = ax.annotate(label, (xi, yi), xytext=(4, 0), textcoords="offset points", **text_kw)
         ann.set_in_layout(False)
         best = None
-        for r in (5, 12, 22, 34):
+        for r in (7, 14, 24, 36):
             for dx, dy in _DIRECTIONS:
                 ann.xyann = (dx * r, dy * r)
                 ann.set_ha(_ALIGN[dx])
