@@ -10,6 +10,7 @@ import importlib.util
 import json
 import os
 import re
+import shutil
 import subprocess
 import sys
 import time
@@ -194,6 +195,17 @@ def test_fetch_without_npm_says_what_to_install(tmp_path):
     with pytest.raises(ExportError, match=r"install Node\.js/npm, or copy dist/embed\.js"):
         fetch_widget_manager(tmp_path / "w", npm="routerlib-no-such-npm")
     assert not (tmp_path / "w").exists()
+
+
+def test_fetch_with_the_registry_unreachable_says_so_in_one_line(tmp_path, monkeypatch):
+    if shutil.which("npm") is None:
+        pytest.skip("npm is not installed")
+    monkeypatch.setenv("npm_config_registry", "http://127.0.0.1:9/")  # nothing listens on the discard port
+    monkeypatch.setenv("npm_config_fetch_retries", "0")
+    monkeypatch.setenv("npm_config_cache", str(tmp_path / "npm-cache"))
+    with pytest.raises(ExportError, match=r"failed \(.*127\.0\.0\.1.*\); is the npm registry reachable\?") as e:
+        fetch_widget_manager(tmp_path / "w")
+    assert "\n" not in str(e.value) and not (tmp_path / "w").exists()
 
 
 def test_export_command_parses_with_help():

@@ -77,6 +77,12 @@ def embed_script(folder: str | Path | None = None) -> Path:
     return path
 
 
+def _npm_reason(output: str) -> str:
+    """The telling line of npm's error output ("FetchError: request to ... failed, reason: ..." or the code)."""
+    lines = [line.removeprefix("npm error").strip() for line in output.splitlines() if line.strip()]
+    return next((line for line in lines if "Error:" in line), next((line for line in lines if line), "no output"))
+
+
 def fetch_widget_manager(folder: str | Path | None = None, npm: str = "npm") -> Path:
     """`npm pack` the pinned html-manager into a temporary folder and keep dist/embed.js (and its license notes)."""
     target = Path(folder or widgets_dir())
@@ -89,13 +95,13 @@ def fetch_widget_manager(folder: str | Path | None = None, npm: str = "npm") -> 
                           f"to {target}/")
     with tempfile.TemporaryDirectory(prefix="routerlib-widgets-") as tmp:
         try:
-            done = subprocess.run([npm_path, "pack", f"{PACKAGE}@{VERSION}", "--silent"], cwd=tmp, text=True,
+            done = subprocess.run([npm_path, "pack", f"{PACKAGE}@{VERSION}", "--loglevel=error"], cwd=tmp, text=True,
                                   capture_output=True, timeout=300)
         except subprocess.TimeoutExpired:
             done = None
         tarballs = sorted(Path(tmp).glob("*.tgz"))
         if done is None or done.returncode != 0 or not tarballs:
-            why = "timed out" if done is None else ((done.stderr or done.stdout).strip().splitlines() or ["no output"])[-1]
+            why = "timed out" if done is None else _npm_reason(done.stderr or done.stdout)
             raise ExportError(f"`npm pack {PACKAGE}@{VERSION}` failed ({why}); is the npm registry reachable? "
                               f"Else install Node.js/npm, or copy dist/embed.js of {PACKAGE}@{VERSION} to {target}/")
         target.mkdir(parents=True, exist_ok=True)
