@@ -47,7 +47,7 @@ def test_bench_without_data_skips_what_needs_it(tmp_path, monkeypatch):
     out = tmp_path / "bench.json"
     assert main(["bench", "--quick", "--data-dir", str(tmp_path / "empty"), "--json", str(out)]) == 0
     doc = json.loads(out.read_text())
-    assert {"routing", "sweep", "dashboard"} <= set(doc["skipped"]) and doc["exercise_wall_s"] > 0
+    assert {"routing", "sweep", "dashboard", "dashboard_switch"} <= set(doc["skipped"]) and doc["exercise_wall_s"] > 0
     assert "ROUTERLIB_DATA_DIR" in doc["skipped"]["routing"] or "data fetch" in doc["skipped"]["routing"]
 
 
@@ -103,9 +103,10 @@ def test_a_failing_notebook_is_recorded_and_the_others_still_run(tmp_path, monke
     assert set(result["notebooks_s"]) == {"01_ok.ipynb", "02_broken.ipynb", "03_ok.ipynb"}
     assert list(result["notebooks_failed"]) == ["02_broken.ipynb"]
     assert "broken on purpose" in result["notebooks_failed"]["02_broken.ipynb"]
-    for part in ("routing", "sweep", "dashboard", "exercise", "server"):
+    for part in ("routing", "sweep", "dashboard", "dashboard_switch", "exercise", "server"):
         monkeypatch.setattr(bench, {"routing": "routing", "sweep": "sweep_speed", "dashboard": "dashboard_update",
-                                    "exercise": "exercise_wall", "server": "server"}[part],
+                                    "dashboard_switch": "dashboard_switch", "exercise": "exercise_wall",
+                                    "server": "server"}[part],
                             lambda *a, **k: {})
     out = tmp_path / "bench.json"
     assert main(["bench", "--json", str(out)]) == 1  # written, but the command says a notebook failed
