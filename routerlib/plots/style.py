@@ -7,7 +7,7 @@ from contextlib import contextmanager
 import matplotlib as mpl
 import matplotlib.pyplot as plt
 import numpy as np
-from matplotlib.ticker import FixedLocator, FuncFormatter, NullFormatter, PercentFormatter
+from matplotlib.ticker import FuncFormatter, Locator, NullFormatter, PercentFormatter
 
 from ..routers.registry import names
 
@@ -66,19 +66,28 @@ def _money(x, pos=None) -> str:
 dollars = FuncFormatter(_money)
 
 
+class _DollarLogLocator(Locator):
+    """Log-axis ticks at 1-2-5 (or 1-3, or 1) per decade, as many as fit, from the limits at draw time."""
+
+    def __call__(self):
+        return self.tick_values(*self.axis.get_view_interval())
+
+    def tick_values(self, vmin, vmax):
+        lo, hi = sorted((max(vmin, 1e-12), max(vmax, 1e-12)))
+        decades = np.log10(hi / lo)
+        subs = (1, 2, 5) if decades <= 2 else (1, 3) if decades <= 3.5 else (1,)
+        exps = np.arange(np.floor(np.log10(lo)), np.ceil(np.log10(hi)) + 1)
+        ticks = (10.0 ** exps[:, None] * np.array(subs)).ravel()
+        ticks = ticks[::2] if decades > 6 else ticks
+        return ticks[(ticks >= lo * 0.999) & (ticks <= hi * 1.001)]
+
+
 def dollar_axis(ax, axis: str = "x"):
     """$ tick labels on one axis; on a log axis only 1-2-5 ticks (as many as fit), no 10^k labels."""
     target = ax.xaxis if axis == "x" else ax.yaxis
     target.set_major_formatter(FuncFormatter(_money))
     if target.get_scale() == "log":
-        lo, hi = sorted(ax.get_xlim() if axis == "x" else ax.get_ylim())
-        decades = np.log10(hi / lo) if lo > 0 else 9
-        subs = (1, 2, 5) if decades <= 2 else (1, 3) if decades <= 3.5 else (1,)
-        exps = np.arange(np.floor(np.log10(max(lo, 1e-12))), np.ceil(np.log10(hi)) + 1)
-        ticks = (10.0 ** exps[:, None] * np.array(subs)).ravel()
-        if decades > 6:
-            ticks = ticks[::2]
-        target.set_major_locator(FixedLocator(ticks[(ticks >= lo * 0.999) & (ticks <= hi * 1.001)]))
+        target.set_major_locator(_DollarLogLocator())
         target.set_minor_formatter(NullFormatter())
 
 
