@@ -96,8 +96,9 @@ def test_executed_notebook_keeps_the_widget_state_with_the_image(exported):
     images = [m for m in models.values() if m["model_name"] == "ImageModel"]
     assert all(b["path"] == ["value"] and b["encoding"] == "base64" and len(b["data"]) > 1000
                for m in images for b in m.get("buffers", [])) and all(m.get("buffers") for m in images)
-    views = [o["data"]["application/vnd.jupyter.widget-view+json"]["model_id"] for c in nb.cells
-             if c.cell_type == "code" for o in c.outputs if "application/vnd.jupyter.widget-view+json" in o.get("data", {})]
+    view = "application/vnd.jupyter.widget-view+json"
+    views = [o["data"][view]["model_id"] for c in nb.cells if c.cell_type == "code" for o in c.outputs
+             if view in o.get("data", {})]
     assert views and all(v in models for v in views)
 
 
@@ -160,7 +161,8 @@ def test_the_icon_fonts_are_inlined_into_the_widget_manager():
         _unavailable(f"the widget manager is missing from {WIDGETS}: run `{FETCH_COMMAND}` (needs npm)")
     script = _with_inline_fonts(embed)
     fonts = list(WIDGETS.glob("*.woff2"))
-    assert not [f.name for f in fonts if f'n.p+"{f.name}"'.encode() in script], "a font is still fetched beside embed.js"
+    left = [f.name for f in fonts if f'n.p+"{f.name}"'.encode() in script]
+    assert not left, f"still fetched beside embed.js: {left}"
     assert script.count(b'"data:font/woff2;base64,') == len(fonts) == 3
 
 
@@ -168,7 +170,8 @@ def test_the_network_guard_refuses_and_logs_a_connection_beyond_this_machine(tmp
     (tmp_path / "site").mkdir()
     (tmp_path / "site" / "sitecustomize.py").write_text(NO_NETWORK)
     env = dict(os.environ, PYTHONPATH=str(tmp_path / "site"), ROUTERLIB_TEST_NET_LOG=str(tmp_path / "net.log"))
-    code = "import socket\ntry:\n    socket.create_connection(('192.0.2.1', 80), timeout=2)\nexcept OSError as e:\n    print(e)"
+    code = ("import socket\ntry:\n    socket.create_connection(('192.0.2.1', 80), timeout=2)\n"
+            "except OSError as e:\n    print(e)")
     done = subprocess.run([sys.executable, "-c", code], env=env, text=True, capture_output=True, timeout=60)
     assert "network blocked" in done.stdout and "192.0.2.1" in (tmp_path / "net.log").read_text()
 

@@ -1,8 +1,8 @@
 """Command line: `python -m routerlib COMMAND`; `python -m routerlib --help` lists the commands.
 
 exercise, models, data (list, fetch, verify, describe), evaluate, compare, published, mix-transfer,
-calibrate-simulator, bench, docs, serve, export, widgets (fetch). Shared flags mean the same everywhere: --data-dir, --seed,
---catalog, --tiers, --json PATH ('-' for stdout), --markdown, --dataset, --router.
+calibrate-simulator, bench, docs, serve, export, widgets (fetch). Shared flags mean the same everywhere: --data-dir,
+--seed, --catalog, --tiers, --json PATH ('-' for stdout), --markdown, --dataset, --router.
 """
 from __future__ import annotations
 
@@ -185,15 +185,17 @@ def build_parser() -> argparse.ArgumentParser:
     xp.add_argument("--out", metavar="FILE.html", help="where to write the HTML (default: ./<notebook name>.html)")
     xp.add_argument("--execute", action=argparse.BooleanOptionalAction, default=True,
                     help="run the notebook first, keeping its widget state (default); --no-execute: it already ran")
-    xp.add_argument("--executed-out", metavar="FILE.ipynb", help="also save the executed notebook, widget state included")
+    xp.add_argument("--executed-out", metavar="FILE.ipynb",
+                    help="also save the executed notebook, widget state included")
     xp.add_argument("--widget-manager", metavar="DIR",
                     help=f"folder holding the widget manager's embed.js (default: where `{FETCH_COMMAND}` puts it)")
 
     wi = _command(sub, "widgets", "the widget manager that exported HTML inlines (@jupyter-widgets/html-manager)",
                   cmd_widgets)
     wi_sub = wi.add_subparsers(dest="action", required=True, metavar="ACTION")
-    _command(wi_sub, "fetch", "download its embed.js with npm into the cache folder (needs Node.js/npm and the registry)",
-             cmd_widgets).add_argument("--widget-manager", metavar="DIR", help="put it here instead of the cache folder")
+    wf = _command(wi_sub, "fetch", "download the widget manager (embed.js) with npm into the cache folder "
+                                   "(needs npm and the registry)", cmd_widgets)
+    wf.add_argument("--widget-manager", metavar="DIR", help="put it here instead of the cache folder")
     return parser
 
 

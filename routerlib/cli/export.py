@@ -4,12 +4,12 @@ The notebook is executed offline (nbclient, ROUTERLIB_OFFLINE=1, the inline matp
 folder) with store_widget_state=True, so the widgets' last state (the dashboards' PNG images included, as base64
 buffers) lands in the notebook metadata. nbconvert's "lab" template then writes the HTML, with three changes so
 nothing is fetched from the network: the widget manager (@jupyter-widgets/html-manager's standalone dist/embed.js,
-which needs no require.js) is inlined as a data: URL, its icon fonts inside it, instead of loaded from a CDN; require.js, MathJax and
-Mermaid, which the template loads from cdnjs, are left out (LaTeX then shows as written).
+which needs no require.js) is inlined as a data: URL, its icon fonts inside it, instead of loaded from a CDN;
+require.js, MathJax and Mermaid, which the template loads from cdnjs, are left out (LaTeX then shows as written).
 
 embed.js is third-party JavaScript, so it is not in the repository: `python -m routerlib widgets fetch` runs
-`npm pack` for the pinned version and keeps that file and its fonts (checked against their sha256) in the cache folder,
-<cache>/widgets/html-manager-<version>/ (cache: ROUTERLIB_CACHE_DIR, else ~/.cache/routerlib).
+`npm pack` for the pinned version and keeps that file and its fonts (checked against their sha256) in the cache
+folder, <cache>/widgets/html-manager-<version>/ (cache: ROUTERLIB_CACHE_DIR, else ~/.cache/routerlib).
 """
 from __future__ import annotations
 
@@ -142,7 +142,8 @@ def execute(nb, folder: Path, data_dir: str | None = None, timeout: int = 600):
     except CellExecutionError as e:
         cell = next((i for i, c in enumerate(nb.cells) if c.cell_type == "code"
                      for o in c.get("outputs", []) if o.get("output_type") == "error"), None)
-        raise ExportError(f"cell {cell} failed: {getattr(e, 'ename', '')}: {getattr(e, 'evalue', '')}".strip()) from None
+        why = f"{getattr(e, 'ename', '')}: {getattr(e, 'evalue', '')}"
+        raise ExportError(f"cell {cell} failed: {why}") from None
     return nb
 
 
@@ -171,6 +172,7 @@ def to_html(nb, embed: Path, title: str) -> str:
 def export(notebook: str | Path, out: str | Path | None = None, run: bool = True, data_dir: str | None = None,
            widget_manager: str | Path | None = None, executed_out: str | Path | None = None) -> Path:
     """Execute (unless run=False) and export notebook to one self-contained HTML file; returns its path."""
+    _needs("nbformat")
     import nbformat
 
     notebook = Path(notebook)
