@@ -1,9 +1,10 @@
-"""The threshold dashboard in a real browser.
+"""The dashboards in a real browser.
 
-Voila serves notebooks/09_threshold_dashboard.ipynb on 127.0.0.1; Debian's headless Chromium opens it
-through Playwright, moves the "threshold" slider with the keyboard, and the numbers the page shows
-must equal what ThresholdDashboard.metrics_at computes in this process for the threshold shown.
-A screenshot is saved under the test's tmp_path and to /tmp/routerlib-dashboard.png.
+Voila serves notebooks/09_threshold_dashboard.ipynb (and 10_more_dashboards.ipynb) on 127.0.0.1; Debian's
+headless Chromium opens it through Playwright and moves a slider with the keyboard. On 09 the numbers the page
+shows must equal what ThresholdDashboard.metrics_at computes in this process for the threshold shown; on 10 the
+willingness-to-pay numbers must change when lambda moves. Screenshots are saved under the test's tmp_path (and
+to /tmp/routerlib-dashboard-09.png, -10.png) and must be real pictures, not blank pages.
 
 Needs voila, playwright (pip) and /usr/bin/chromium (Debian's `chromium`; .ci/run installs it).
 Where one is missing the test is skipped, except under CI=true, where it fails: CI must prove it.
@@ -24,18 +25,19 @@ import pytest
 from conftest import REPO
 
 NOTEBOOK = REPO / "notebooks" / "09_threshold_dashboard.ipynb"
+MORE_NOTEBOOK = REPO / "notebooks" / "10_more_dashboards.ipynb"
 DATASET, ROUTER, SEED = "routellm-gsm8k", "classifier", 0  # the notebook's defaults
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-background-networking", "--disable-gpu", "--disable-component-update",
                  "--disable-sync", "--no-first-run", "--disable-quic", "--disable-dev-shm-usage"]
-SCREENSHOT = Path("/tmp/routerlib-dashboard.png")
+SCREENSHOT = Path("/tmp/routerlib-dashboard-{}.png")
 STEPS = 15  # ArrowRight presses: 0.50 -> 0.65 with step 0.01
 
 SERVER_START_S = 60    # Voila answering on its port
 RENDER_S = 180         # the notebook executed and the slider drawn (2 cores: 10-40 s is usual)
 UPDATE_S = 60          # the kernel recomputing the metrics after the slider moved
 SPANS = {"threshold": "rl-threshold", "cost": "rl-cost", "quality": "rl-quality",
-         "share_cheap": "rl-share-cheap", "share_expensive": "rl-share-expensive"}
+         "share_cheap": "rl-share-cheap", "share_expensive": "rl-share-expensive", "busy": "rl-busy"}
 
 IN_CI = os.environ.get("CI", "").strip().lower() in ("1", "true", "yes")
 
@@ -114,15 +116,15 @@ def _require_browser_deps():
 
 
 @contextlib.contextmanager
-def _voila(data_dir: Path, tmp_path: Path):
-    """Voila serving the dashboard notebook on 127.0.0.1:<free port>; yields (url, log path)."""
-    assert NOTEBOOK.is_file(), f"{NOTEBOOK} is missing"
+def _voila(data_dir: Path, tmp_path: Path, notebook: Path = NOTEBOOK):
+    """Voila serving a dashboard notebook on 127.0.0.1:<free port>; yields (url, log path)."""
+    assert notebook.is_file(), f"{notebook} is missing"
     port = _free_port()
     env = dict(os.environ, ROUTERLIB_DATA_DIR=str(data_dir), MPLBACKEND="module://matplotlib_inline.backend_inline", ROUTERLIB_OFFLINE="1",
                JUPYTER_RUNTIME_DIR=str(tmp_path / "jupyter-runtime"), PYTHONUNBUFFERED="1")
     env.pop("BROWSER", None)
     cmd = [sys.executable, "-m", "voila", "--no-browser", f"--port={port}", "--Voila.port_retries=0",
-           "--Voila.ip=127.0.0.1", "--Voila.log_level=INFO", "--show_tracebacks=True", str(NOTEBOOK.relative_to(REPO))]
+           "--Voila.ip=127.0.0.1", "--Voila.log_level=INFO", "--show_tracebacks=True", str(notebook.relative_to(REPO))]
     log_path = tmp_path / "voila.log"
     with open(log_path, "wb") as log:
         proc = subprocess.Popen(cmd, cwd=REPO, env=env, stdin=subprocess.DEVNULL, stdout=log,
@@ -149,7 +151,7 @@ def _read(page) -> dict[str, str]:
     """The text of each metrics span, read in one go; a missing span reads as None."""
     return page.evaluate(
         """(spans) => Object.fromEntries(Object.entries(spans).map(([k, cls]) => {
-               const el = document.querySelector('span.' + cls);
+               const el = document.querySelector('.' + cls);
                return [k, el ? el.textContent.trim() : null];
            }))""",
         SPANS,
@@ -170,17 +172,28 @@ def _wait_for(page, predicate, timeout_s: float, what: str) -> dict[str, str]:
 
 
 def _expected(metrics: dict) -> dict[str, str]:
-    return {"cost": f"{metrics['cost_per_1k']:.4f}", "quality": f"{metrics['quality']:.4f}",
-            "share_cheap": f"{metrics['share_cheap']:.3f}", "share_expensive": f"{metrics['share_expensive']:.3f}"}
+    from routerlib.dashboards import fmt_dollars, fmt_share
+    return {"cost": fmt_dollars(metrics["cost_per_1k"]), "quality": f"{metrics['quality']:.3f}",
+            "share_cheap": fmt_share(metrics["share_cheap"]), "share_expensive": fmt_share(metrics["share_expensive"])}
 
 
-def test_slider_moves_the_numbers_to_what_the_package_computes(data_mirror, tmp_path):
-    _require_browser_deps()
+def _check_screenshot(path: Path):
+    """A real picture of the page: a PNG of some size with many colours, not a blank or one-colour page."""
+    from PIL import Image
+    assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and path.stat().st_size > 30_000, path.stat().st_size
+    with Image.open(path) as img:
+        assert img.width >= 1000 and img.height >= 600, img.size
+        colours = img.convert("RGB").getcolors(maxcolors=1 << 20)
+    assert colours is None or len(colours) > 50, f"{path} has {len(colours)} colours: a blank page?"
+
+
+def _drive(notebook: Path, label: str, data_dir: Path, tmp_path: Path, name: str) -> tuple[dict, dict]:
+    """Open the notebook in Voila, press ArrowRight STEPS times on the slider labelled `label` (a regex), and
+    return what the metrics spans showed before and after; the page is screenshot to tmp_path/<name>.png."""
     from playwright.sync_api import sync_playwright
 
-    from routerlib.dashboards import ThresholdDashboard
-
-    with _voila(data_mirror, tmp_path) as (url, log_path):
+    shot = tmp_path / f"{name}.png"
+    with _voila(data_dir, tmp_path, notebook) as (url, log_path):
         started = time.monotonic()
         with sync_playwright() as pw:
             browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True, timeout=60_000)
@@ -190,44 +203,58 @@ def test_slider_moves_the_numbers_to_what_the_package_computes(data_mirror, tmp_
                 try:
                     page.goto(url, wait_until="commit", timeout=RENDER_S * 1000)
                     slider = page.locator(".widget-slider").filter(
-                        has=page.locator(".widget-label", has_text=re.compile(r"^\s*threshold\s*$")))
+                        has=page.locator(".widget-label", has_text=re.compile(label)))
                     slider.first.wait_for(state="visible", timeout=RENDER_S * 1000)
-                    assert slider.count() == 1, f"{slider.count()} sliders labelled 'threshold'"
+                    assert slider.count() == 1, f"{slider.count()} sliders labelled {label!r}"
                     readout = slider.locator(".widget-readout")
                     initial = _wait_for(page, lambda s: s["threshold"] is not None and s["cost"] is not None,
                                         UPDATE_S, "the metrics spans")
-                    assert initial["threshold"] == "0.50" == readout.inner_text().strip(), initial
-                    print(f"\nrendered in {time.monotonic() - started:.1f} s; initial {initial}")
-
-                    handle = slider.locator(".noUi-handle")
-                    handle.focus()
+                    assert initial["busy"] is None, f"still busy after rendering: {initial}"
+                    print(f"\n{name}: rendered in {time.monotonic() - started:.1f} s; initial {initial}")
+                    before = readout.inner_text().strip()
+                    slider.locator(".noUi-handle").focus()
                     for _ in range(STEPS):
                         page.keyboard.press("ArrowRight")
-                    moved_to = readout.inner_text().strip()
-                    assert moved_to != "0.50", "the slider did not move on ArrowRight"
-                    shown = _wait_for(page, lambda s: s["threshold"] == moved_to, UPDATE_S,
-                                      f"rl-threshold to show the slider's {moved_to}")
-                    print(f"moved to {moved_to} in {time.monotonic() - started:.1f} s; shown {shown}")
-                    page.screenshot(path=str(tmp_path / "dashboard.png"), full_page=True)
+                    assert readout.inner_text().strip() != before, "the slider did not move on ArrowRight"
+                    shown = _wait_for(page, lambda s: s["threshold"] not in (None, initial["threshold"]), UPDATE_S,
+                                      "rl-threshold to show the moved slider")
+                    print(f"{name}: moved in {time.monotonic() - started:.1f} s; shown {shown}")
+                    page.screenshot(path=str(shot), full_page=True)
                 except BaseException:
                     try:
-                        page.screenshot(path=str(tmp_path / "dashboard-failure.png"), full_page=True)
-                        print(f"failure screenshot: {tmp_path / 'dashboard-failure.png'}")
+                        page.screenshot(path=str(tmp_path / f"{name}-failure.png"), full_page=True)
+                        print(f"failure screenshot: {tmp_path / f'{name}-failure.png'}")
                     except Exception:
                         pass
                     print(f"voila log tail:\n{_log_tail(log_path)}")
                     raise
             finally:
                 browser.close()
+    _check_screenshot(shot)
+    shutil.copyfile(shot, Path(str(SCREENSHOT).format(name)))
+    print(f"screenshot: {shot} (and {str(SCREENSHOT).format(name)})")
+    return initial, shown
 
-    shutil.copyfile(tmp_path / "dashboard.png", SCREENSHOT)
-    print(f"screenshot: {SCREENSHOT} (and {tmp_path / 'dashboard.png'})")
 
+def test_slider_moves_the_numbers_to_what_the_package_computes(data_mirror, tmp_path):
+    _require_browser_deps()
+    from routerlib.dashboards import ThresholdDashboard
+
+    initial, shown = _drive(NOTEBOOK, r"^\s*threshold\s*$", data_mirror, tmp_path, "09")
+    assert initial["threshold"] == "0.50" and shown["threshold"] == f"{0.5 + STEPS * 0.01:.2f}", (initial, shown)
     dashboard = ThresholdDashboard(DATASET, router=ROUTER, seed=SEED, data_dir=data_mirror)
     for reading in (initial, shown):
         want = _expected(dashboard.metrics_at(float(reading["threshold"])))
         got = {k: reading[k] for k in want}
         assert got == want, f"at threshold {reading['threshold']} the page shows {got}, the package computes {want}"
-    assert shown["threshold"] == f"{0.5 + STEPS * 0.01:.2f}"
     numbers = ("cost", "quality", "share_cheap", "share_expensive")
     assert [shown[k] for k in numbers] != [initial[k] for k in numbers], "no number changed when the slider moved"
+
+
+def test_lambda_slider_moves_the_willingness_to_pay_numbers(data_mirror, tmp_path):
+    _require_browser_deps()
+    initial, shown = _drive(MORE_NOTEBOOK, r"^\s*lambda", data_mirror, tmp_path, "10")
+    assert float(shown["threshold"]) > float(initial["threshold"]), (initial, shown)  # lambda went up
+    assert shown["cost"].startswith("$") and shown["share_cheap"].endswith("%"), shown
+    assert float(shown["cost"].strip("$")) < float(initial["cost"].strip("$")), "a higher lambda must cost less"
+    assert float(shown["share_cheap"].rstrip("%")) > float(initial["share_cheap"].rstrip("%")), (initial, shown)

@@ -54,6 +54,7 @@ def test_three_tiers_get_one_threshold_each_and_calibrate(mirror):
     assert shown(d, "share-mid") == fmt_share(m["share_mid"]) and "calibrated to target 75/20/5" in d.note.value
     d.control.value = (1.0, 1.0)
     assert float(shown(d, "share-expensive").rstrip("%")) > 90 and d.error.value == ""
+    assert "earlier calibration: calibrated to target 75/20/5" in d.note.value  # moved away: the note says so
 
 
 def test_infeasible_calibration_says_so_and_what_it_did(mirror):

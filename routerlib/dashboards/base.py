@@ -186,11 +186,19 @@ class _Dashboard:
         else:
             message = (f"target {fmt_mix(target)} cannot be reached with this router's scores{why}; "
                        f"closest reachable: {fmt_mix(reached)}, set at {where}")
-        colour = "#060" if feasible else "#b00"
-        self.note.value = f'<div class="rl-calibration" style="color:{colour}">{html.escape(message)}</div>'
+        self.note.value = self._note_html(message, "#060" if feasible else "#b00")
         self.calibration = {"target": target.tolist(), "reached": np.round(reached, 4).tolist(), "setting": setting,
                             "feasible": feasible, "message": message}
         return self.calibration
+
+    @staticmethod
+    def _note_html(message: str, colour: str, prefix: str = "") -> str:
+        return f'<div class="rl-calibration" style="color:{colour}">{prefix}{html.escape(message)}</div>'
+
+    def _moved_since_calibration(self) -> bool:
+        """Whether the control has left the setting the last calibration chose (beyond the slider's step)."""
+        return self.calibration is not None and not np.allclose(
+            np.atleast_1d(self.control.value), np.atleast_1d(self.calibration["setting"]), rtol=0.01, atol=0.006)
 
     # --- evaluation ---
     def metrics_at(self, value) -> dict:
@@ -211,6 +219,8 @@ class _Dashboard:
         m = self.metrics_at(self.control.value)
         self._draw(m)
         self.metrics.value = self._metrics_html(m)
+        if self._moved_since_calibration():
+            self.note.value = self._note_html(self.calibration["message"], "#777", "earlier calibration: ")
         self.error.value = ""
 
     # --- drawing ---
