@@ -41,7 +41,7 @@ def _name(t) -> str:
 
 
 def text_overlaps(fig, tolerance: float = 1.0) -> list:
-    """'a' overlaps 'b' / 'a' leaves the figure, for the drawn texts (draw the figure first), in pixels beyond tolerance."""
+    """'a' overlaps 'b' or 'a' leaves the figure, for the drawn texts (draw first), beyond tolerance pixels."""
     renderer = fig.canvas.get_renderer()
     boxes = [(t, t.get_window_extent(renderer)) for t in drawn_texts(fig)]
     width, height = fig.bbox.width, fig.bbox.height

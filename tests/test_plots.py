@@ -194,7 +194,8 @@ def test_mixes_draw_each_routers_shares_and_the_band():
 class FakeExercise:
     """What plot_policy_costs and plot_tier_costs read of an ExerciseResult (fifty_queries.py)."""
 
-    summary = {"n_queries": 50, "router": "llm", "simulated": True}
+    def __init__(self):
+        self.summary = {"n_queries": 50, "router": "llm", "simulated": True}
 
     def comparison(self):
         return pd.DataFrame({"cost_usd": [0.368, 0.0135, 0.26, 1.17], "quality": [0.86, 0.76, 0.92, 0.94]},
@@ -222,7 +223,8 @@ def failure_runs(n=400, seed=0) -> dict:
             "over-routing (all expensive)": run(0.0, 0.004), "mitigated: calibrated": run(0.5, 0.004),
             "router latency (slow LLM router, SIMULATED 250-350 ms)": run(0.5, 0.3),
             "mitigated: light classifier (measured)": run(0.5, 0.004),
-            "cascade explosion (strict)": run(0.5, 0.004, 0.9), "mitigated: cascade accepts at 0.6": run(0.5, 0.004, 0.3)}
+            "cascade explosion (strict)": run(0.5, 0.004, 0.9),
+            "mitigated: cascade accepts at 0.6": run(0.5, 0.004, 0.3)}
 
 
 def savings_table():
@@ -365,6 +367,8 @@ def test_savings_draws_single_tiers_as_a_line_and_says_not_reached():
         assert 1 in [line.get_xdata()[0] for line in ax.get_lines()]
     assert [b.get_width() for b in two.patches] == pytest.approx([0, 2.4, 1.6])
     assert "not reached" in [t.get_text().strip() for t in two.texts]
+    fig = plots.plot_savings(savings_table().drop(("three", "rules")))
+    assert "not run" in [t.get_text().strip() for t in fig.axes[0].texts]
     assert [b.get_hatch() or "" for b in two.patches] == ["", "//", ""]
     assert "12.55x" in three.get_title() and not any("always-" in t.get_text() for t in three.get_yticklabels())
 
@@ -378,6 +382,6 @@ def test_failure_modes_read_the_monitors_limits():
     assert set(panels) == {"Under-routing", "Over-routing", "Router latency", "Cascade explosion"} or len(fig.axes) == 5
     limits = [line.get_ydata()[0] for ax in fig.axes for line in ax.get_lines() if line.get_gid() == "limit"]
     assert limits == pytest.approx([0.55, 200, 40])
-    latency = [ax for ax in fig.axes if ax.get_title().startswith("Router latency")][0]
+    latency = next(ax for ax in fig.axes if ax.get_title().startswith("Router latency"))
     assert any("SIMULATED" in t.get_text() for t in latency.get_xticklabels())
     assert [p.get_hatch() or "" for p in latency.patches] == ["", "//", ""]

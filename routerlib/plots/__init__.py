@@ -2,12 +2,30 @@
 
 The style applies inside each figure function only; use `with kit_style():` to draw your own figures alike.
 """
-from .bars import (breakdown, dominated, plot_breakdown, plot_mixes, plot_policy_costs, plot_savings,
-                   plot_tier_costs, plot_traffic_mix)
+from .bars import (
+                   breakdown,
+                   dominated,
+                   plot_breakdown,
+                   plot_mixes,
+                   plot_policy_costs,
+                   plot_savings,
+                   plot_tier_costs,
+                   plot_traffic_mix,
+)
 from .curves import plot_cascade, plot_cost_quality, plot_models, plot_selection, plot_threshold_sweep
 from .failures import plot_failure_modes
-from .style import (KIT_STYLE, ROUTER_COLOURS, TIER_COLOURS, dollar_axis, dollars, kit_style, legend_outside,
-                    percent_axis, place_labels, tier_colour)
+from .style import (
+                   KIT_STYLE,
+                   ROUTER_COLOURS,
+                   TIER_COLOURS,
+                   dollar_axis,
+                   dollars,
+                   kit_style,
+                   legend_outside,
+                   percent_axis,
+                   place_labels,
+                   tier_colour,
+)
 
 __all__ = ["KIT_STYLE", "ROUTER_COLOURS", "TIER_COLOURS", "breakdown", "dollar_axis", "dollars", "dominated",
            "kit_style", "legend_outside", "percent_axis", "place_labels", "plot_breakdown", "plot_cascade",

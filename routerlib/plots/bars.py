@@ -11,7 +11,7 @@ from ..metrics import TARGET_MIX
 from .style import axes, dollar_axis, legend_outside, percent_axis, styled, tier_colour
 from .style import title as set_title
 
-BAND = dict(facecolor=(0, 0, 0, 0.15), edgecolor="0.2", lw=0.9, zorder=3)  # a target band, drawn over the bars
+BAND = {"facecolor": (0, 0, 0, 0.15), "edgecolor": "0.2", "lw": 0.9, "zorder": 3}  # a target band, drawn over the bars
 
 
 def _pair(ax, size, sharey=True):
@@ -31,7 +31,7 @@ def value_labels(ax, bars, texts, inside_from: float):
     size = [abs(b.get_width() if horizontal else b.get_height()) for b in bars]
     inside = [t if s >= inside_from else "" for t, s in zip(texts, size)]
     ax.bar_label(bars, inside, label_type="center", color="w", fontweight="bold",
-                 bbox=dict(boxstyle="round,pad=0.15", facecolor="0.2", alpha=0.6, lw=0))
+                 bbox={"boxstyle": "round,pad=0.15", "facecolor": "0.2", "alpha": 0.6, "lw": 0})
     ax.bar_label(bars, [t if s < inside_from else "" for t, s in zip(texts, size)], padding=3)
 
 
@@ -207,10 +207,13 @@ def plot_savings(at95, simulated=(), column: str = "savings_factor_at_95pct_best
     """Savings factor vs all-expensive at 95% of the best single quality, one panel per dataset.
 
     at95: rows (dataset, strategy) or strategy, with `column`. The always-<tier> rows are drawn as the line
-    "single tiers alone" (what they measure, pooled with mixing), not as bars; NaN reads "not reached";
-    SIMULATED strategies (named so, or in `simulated`) are hatched.
+    "single tiers alone" (what they measure, pooled with mixing), not as bars; NaN reads "not reached", a strategy
+    with no row for a dataset "not run"; SIMULATED strategies (named so, or in `simulated`) are hatched.
     """
-    frame = at95[column].unstack(0) if isinstance(at95.index, pd.MultiIndex) else at95[[column]]
+    multi = isinstance(at95.index, pd.MultiIndex)
+    frame = at95[column].unstack(0) if multi else at95[[column]]
+    ran = (pd.Series(True, at95.index).unstack(0).reindex_like(frame).fillna(False) if multi
+           else pd.DataFrame(True, frame.index, frame.columns))
     base = [r for r in frame.index if str(r).startswith("always-")]
     floor = frame.loc[base].max() if base else pd.Series(np.nan, frame.columns)
     data = frame.drop(index=base)[::-1]
@@ -224,9 +227,10 @@ def plot_savings(at95, simulated=(), column: str = "savings_factor_at_95pct_best
         colours = np.where(same, "0.7", "tab:blue")
         ax.barh(y, np.nan_to_num(v), color=colours, hatch=["//" if s else "" for s in sim], edgecolor="k", lw=0.4,
                 gid="savings")
-        for yi, vi in zip(y, v):
-            ax.text(vi if np.isfinite(vi) else 0, yi, f" {vi:.2f}x" if np.isfinite(vi) else " not reached",
-                    va="center", color="k" if np.isfinite(vi) else "tab:red")
+        for yi, vi, r in zip(y, v, ran.loc[data.index, d]):
+            ax.text(vi if np.isfinite(vi) else 0, yi, f" {vi:.2f}x" if np.isfinite(vi) else
+                    " not reached" if r else " not run", va="center",
+                    color="k" if np.isfinite(vi) else "tab:red" if r else "0.4")
         ax.axvline(1, color="k", ls=":", lw=1.2, label="1x: all-expensive")
         if np.isfinite(floor[d]):
             ax.axvline(floor[d], color="tab:orange", ls="--", lw=1.4, label="single tiers alone (always-*, mixed)")

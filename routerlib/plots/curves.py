@@ -1,13 +1,25 @@
 """Cost-quality planes (routers, single models, selection) and curves against a threshold."""
 from __future__ import annotations
 
+from itertools import pairwise
+
 import numpy as np
 import pandas as pd
 from matplotlib.lines import Line2D
 
 from ..metrics import non_decreasing_convex_hull
-from .style import (ROUTER_COLOURS, TIER_COLOURS, axes, dollar_axis, legend_outside, percent_axis, place_labels,
-                    styled, tier_colour, title)
+from .style import (
+    ROUTER_COLOURS,
+    TIER_COLOURS,
+    axes,
+    dollar_axis,
+    legend_outside,
+    percent_axis,
+    place_labels,
+    styled,
+    tier_colour,
+    title,
+)
 
 QUALITY = "mean quality (normalised 0-1)"
 
@@ -15,7 +27,7 @@ QUALITY = "mean quality (normalised 0-1)"
 def _log_segments(hull, n=24):
     """Hull vertices with each segment filled in, so straight (linear-cost) mixing draws true on a log axis."""
     xs, ys = [hull[:1, 0]], [hull[:1, 1]]
-    for (x0, y0), (x1, y1) in zip(hull[:-1], hull[1:]):
+    for (x0, y0), (x1, y1) in pairwise(hull):
         x = np.geomspace(x0, x1, n)[1:] if x0 > 0 else np.linspace(x0, x1, n)[1:]
         xs.append(x)
         ys.append(y0 + (y1 - y0) * (x - x0) / (x1 - x0))
@@ -54,8 +66,8 @@ def plot_cost_quality(evaluations, ax=None, log_x: bool = True, highlight=None):
     strong = set(highlight) if highlight is not None else {e.router for e in evaluations}
     for e in evaluations:
         label = e.router + (" (SIMULATED)" if e.simulated else "")
-        kw = (dict(marker="o", ms=2.5, lw=1.6, color=ROUTER_COLOURS.get(e.router), zorder=3) if e.router in strong
-              else dict(lw=0.8, color="0.72", zorder=2))
+        kw = ({"marker": "o", "ms": 2.5, "lw": 1.6, "color": ROUTER_COLOURS.get(e.router), "zorder": 3}
+              if e.router in strong else {"lw": 0.8, "color": "0.72", "zorder": 2})
         ax.plot(e.curve["cost_per_1k"], e.curve["quality"], ls="--" if e.simulated else "-", gid="router",
                 label=label if e.router in strong else None, **kw)
     pts = pd.concat([singles[["cost_per_1k", "quality"]]] + [e.curve[["cost_per_1k", "quality"]] for e in evaluations])

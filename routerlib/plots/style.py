@@ -99,7 +99,7 @@ def percent_axis(ax, axis: str = "y", xmax: float = 100):
 def axes(ax, size=(6.5, 4)):
     """The figure and axes to draw on: a new one in the kit's size unless given."""
     if ax is None:
-        fig, ax = plt.subplots(figsize=size)
+        ax = plt.subplots(figsize=size)[1]
     return ax.figure, ax
 
 
