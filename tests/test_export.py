@@ -55,12 +55,12 @@ def _unavailable(reason: str):
     pytest.skip(reason)
 
 
-def _export(args, tmp: Path, env_extra=None) -> subprocess.CompletedProcess:
+def _export(args, tmp: Path) -> subprocess.CompletedProcess:
     (tmp / "site").mkdir(exist_ok=True)
     (tmp / "site" / "sitecustomize.py").write_text(NO_NETWORK)
     env = dict(os.environ, ROUTERLIB_OFFLINE="1", ROUTERLIB_TEST_NET_LOG=str(tmp / "net.log"), OPENBLAS_NUM_THREADS="1",
                PYTHONPATH=os.pathsep.join([str(tmp / "site"), str(REPO)]), JUPYTER_RUNTIME_DIR=str(tmp / "runtime"),
-               **(env_extra or {}))
+               ROUTERLIB_CACHE_DIR=str(tmp / "cache"))  # derived files of the run go to a cache of its own
     return subprocess.run([sys.executable, "-m", "routerlib", "export", *map(str, args)], cwd=tmp, env=env,
                           text=True, capture_output=True, timeout=900)
 
@@ -186,8 +186,7 @@ def test_an_executed_notebook_exports_without_running_again(exported, tmp_path):
 
 
 def test_a_missing_widget_manager_is_one_line_naming_the_fetch_command(tmp_path):
-    done = _export([NOTEBOOK, "--out", tmp_path / "x.html", "--widget-manager", tmp_path / "empty"], tmp_path,
-                   {"ROUTERLIB_CACHE_DIR": str(tmp_path / "cache")})
+    done = _export([NOTEBOOK, "--out", tmp_path / "x.html", "--widget-manager", tmp_path / "empty"], tmp_path)
     assert done.returncode == 2
     assert "Traceback" not in done.stderr and len(done.stderr.strip().splitlines()) == 1, done.stderr
     assert FETCH_COMMAND in done.stderr and "embed.js" in done.stderr
