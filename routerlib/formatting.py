@@ -9,8 +9,8 @@ import pandas as pd
 ORDERS = (("easy", "medium", "hard"), ("cheap", "mid", "expensive"))
 _UNITS = [  # (pattern on the lower-cased column name, kind), first match wins
     (r"_s$|seconds", "seconds"), (r"\bms\b|_ms$|latency", "ms"),
-    (r"savings|(^|_)x$|\bx\b|factor", "times"),
-    (r"share|rate\b|_rate|retained|escalated|_pct$|%$", "percent"),
+    (r"savings|(^|_)x$|\bx\b|factor|^vs_", "times"),
+    (r"share|rate\b|_rate|retained|escalated|proportion|_pct$|%$", "percent"),
     (r"\$|cost|usd|spend|price|per_mtok", "dollars"),
 ]
 
@@ -63,11 +63,20 @@ def _ordered(index: pd.Index) -> pd.Index:
     return index
 
 
+def _by_rows(frame: pd.DataFrame, units) -> bool:
+    """True when the row labels name the units and the columns do not (a table of metrics by router)."""
+    numeric = all(pd.api.types.is_numeric_dtype(t) for t in frame.dtypes)
+    return (numeric and not units and all(kind_of(c) == "number" for c in frame.columns)
+            and any(kind_of(r) != "number" for r in frame.index))
+
+
 def readable(df: pd.DataFrame | pd.Series, width: int = 60, units: dict | None = None) -> pd.DataFrame:
     """A copy to display: numbers rounded with the unit their column names imply (or `units`), rows and
     columns in difficulty and tier order, text cut at a word boundary."""
     frame = df.to_frame() if isinstance(df, pd.Series) else df
     frame = frame.reindex(index=_ordered(frame.index), columns=_ordered(frame.columns))
+    if _by_rows(frame, units):
+        return readable(frame.T, width, units).T
     out = pd.DataFrame(index=frame.index)
     for col in frame.columns:
         values = frame[col]

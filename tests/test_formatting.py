@@ -44,3 +44,10 @@ def test_text_is_cut_at_a_word_boundary():
 def test_dollars_keep_three_significant_digits_below_100():
     assert [dollars(x) for x in (0.0001234, 0.05, 1.5, 99.94, 250.0, 0.0)] == \
         ["$0.000123", "$0.0500", "$1.50", "$99.94", "$250", "$0.00"]
+
+
+def test_metrics_as_rows_take_their_units_from_the_row_labels():
+    table = pd.DataFrame({"rules": [0.5, 2.5, 0.25], "random": [0.4, 1.0, 0.5]}, index=["apgr", "cost_per_1k", "share_cheap"])
+    out = readable(table)
+    assert out.loc["cost_per_1k"].tolist() == ["$2.50", "$1.00"] and out.loc["share_cheap"].tolist() == ["25.0%", "50.0%"]
+    assert list(out.columns) == ["rules", "random"] and out.loc["apgr", "rules"] == "0.500"
