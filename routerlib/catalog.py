@@ -47,6 +47,10 @@ class Model:
     date: str = ""
     base_url: str | None = None
     api_name: str | None = None  # name sent to the server, when it differs from `name`
+    ttft_ms: float | None = None  # median time to first token, ms (None: not known)
+    output_tokens_per_s: float | None = None  # median output speed after the first token
+    latency_source: str = ""
+    latency_date: str = ""
 
     def __post_init__(self):
         if not isinstance(self.name, str) or not self.name.strip():
@@ -55,6 +59,17 @@ class Model:
             raise CatalogError(f"model {self.name!r} needs a tier name")
         object.__setattr__(self, "input_per_mtok", _price(self.name, "input_per_mtok", self.input_per_mtok))
         object.__setattr__(self, "output_per_mtok", _price(self.name, "output_per_mtok", self.output_per_mtok))
+        for field in ("ttft_ms", "output_tokens_per_s"):
+            value = getattr(self, field)
+            if value is not None and (isinstance(value, bool) or not isinstance(value, (int, float))
+                                      or not math.isfinite(value) or value <= 0):
+                raise CatalogError(f"model {self.name!r}: {field} must be a number > 0 (or left out), got {value!r}")
+
+    def latency_s(self, completion_tokens: float) -> float | None:
+        """Seconds for one answer of this many tokens at the median figures (None where they are unknown)."""
+        if self.ttft_ms is None or self.output_tokens_per_s is None:
+            return None
+        return self.ttft_ms / 1000 + completion_tokens / self.output_tokens_per_s
 
     def cost(self, prompt_tokens: int, completion_tokens: int) -> float:
         """USD cost of one call with these token counts."""

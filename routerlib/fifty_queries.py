@@ -1,6 +1,7 @@
 """The 50-query exercise: route mixed queries, price every tier, compare routed with all-expensive."""
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 
 import numpy as np
@@ -9,6 +10,7 @@ import pandas as pd
 from .backends import Request
 from .backends.simulated import DEFAULT_ROUTER_ACCURACY, SimulatedBackend
 from .catalog import Catalog
+from .exercises.policies import latency_summary
 from .metrics import finite_or_none, mean_quality, savings_factor, traffic_mix
 from .queries import load_queries
 from .routers import make, names
@@ -22,7 +24,7 @@ ROUTERS = tuple(n for n in names() if n not in NOT_ON_THE_EXERCISE)  # what runs
 # decided from every tier's graded answers (learned routers out of fold, the oracles knowing them)
 LEARN_FROM_ANSWERS = ("classifier", "knn", "cluster", "mlp", "mf", "sw-ranking", "oracle", "oracle-label")
 ROW_FIELDS = ["id", "difficulty", "task_type", "tier", "model", "prompt_tokens", "completion_tokens",
-              "cost_usd", "router_cost_usd", "quality", "latency_s", "router_latency_s", "error", "router_error",
+              "cost_usd", "router_cost_usd", "quality", "latency_ms", "ttft_ms", "latency_label", "latency_s", "router_latency_s", "error", "router_error",
               "routed_tier", "fallback", "truncated"]
 
 
@@ -61,8 +63,22 @@ def _decide_from_answers(router, queries, outcomes, tier_models, seed) -> list:
                                     seed=seed)
     tiers = list(tier_models)
     chosen = first_reaching(scores, router.threshold_vector())
-    return [Decision(q.id, tiers[k], tier_models[tiers[k]], score=float(scores[i, k]))
+    per_query_s = 0.0 if router.uses_test_labels else _scoring_time(router, tt, seed)
+    return [Decision(q.id, tiers[k], tier_models[tiers[k]], score=float(scores[i, k]), router_latency_s=per_query_s)
             for i, (q, k) in enumerate(zip(queries, chosen))]
+
+
+def _scoring_time(router, tt, seed) -> float:
+    """Measured seconds per query for a fitted learned router to score one query at a time (best of 3)."""
+    fitted = make(router.name, router.catalog, seed, **router.settings()).fit(tt)
+    one = tt.take(np.arange(min(10, tt.n)))
+    best = np.inf
+    for _ in range(3):
+        start = time.perf_counter()
+        for i in range(one.n):
+            fitted.tier_scores(one.take(np.array([i])))
+        best = min(best, (time.perf_counter() - start) / one.n)
+    return float(best)
 
 
 def outcome_table(requests, completions) -> pd.DataFrame:
@@ -70,7 +86,7 @@ def outcome_table(requests, completions) -> pd.DataFrame:
     return pd.DataFrame([{
         "query_id": r.query.id, "model": c.model, "prompt_tokens": c.prompt_tokens,
         "completion_tokens": c.completion_tokens, "cost_usd": c.cost_usd, "quality": c.quality,
-        "latency_s": c.latency_s, "error": c.error, "text": c.text,
+        "latency_s": c.latency_s, "ttft_s": (c.extra or {}).get("ttft_s", np.nan), "error": c.error, "text": c.text,
         "truncated": (c.extra or {}).get("finish_reason") == "length",
     } for r, c in zip(requests, completions)])
 
@@ -116,14 +132,19 @@ class ExerciseResult:
         table["share"] = table["requests"] / max(1, len(self.rows))
         table["cost_usd"] = table["cost_usd"].fillna(0.0)
         table["cost_per_request_usd"] = table["cost_usd"] / table["requests"].where(table["requests"] > 0)
-        return table[["model", "requests", "share", "cost_usd", "cost_per_request_usd", "quality"]]
+        for p in ("latency_p50_ms", "latency_p95_ms"):
+            table[p] = [self.summary["latency_by_tier"][t][p] for t in self.tiers]
+        return table[["model", "requests", "share", "cost_usd", "cost_per_request_usd", "quality",
+                      "latency_p50_ms", "latency_p95_ms"]]
 
     def comparison(self) -> pd.DataFrame:
         """Routed (router cost included) against sending everything to one tier."""
         s = self.summary
-        rows = [("routed (incl. router)", s["routed_cost_usd"], s["quality"])]
-        rows += [(f"all-{t}", s["all_tier_cost_usd"][t], s["all_tier_quality"][t]) for t in self.tiers]
-        table = pd.DataFrame(rows, columns=["policy", "cost_usd", "quality"]).set_index("policy")
+        rows = [("routed (incl. router)", s["routed_cost_usd"], s["quality"], s["latency_p50_ms"], s["latency_p95_ms"])]
+        rows += [(f"all-{t}", s["all_tier_cost_usd"][t], s["all_tier_quality"][t],
+                  *s["all_tier_latency"][t].values()) for t in self.tiers]
+        table = pd.DataFrame(rows, columns=["policy", "cost_usd", "quality", "latency_p50_ms", "latency_p95_ms"]
+                             ).set_index("policy")
         table["cost_per_request_usd"] = table["cost_usd"] / len(self.rows)
         table["vs_routed"] = table["cost_usd"] / s["routed_cost_usd"] if s["routed_cost_usd"] else None
         return table
@@ -136,7 +157,8 @@ class ExerciseResult:
                      f"; LLM router ratings SIMULATED (accuracy {s['router_accuracy']} against difficulty derived "
                      "from the recorded outcomes)" if s["router_simulated"] else "")}.get(s["mode"], s["mode"])
         fmt = {"share": "{:.0%}".format, "cost_usd": "${:.4f}".format,
-               "cost_per_request_usd": "${:.5f}".format, "quality": "{:.2f}".format, "vs_routed": "{:.2f}x".format}
+               "cost_per_request_usd": "${:.5f}".format, "quality": "{:.2f}".format, "vs_routed": "{:.2f}x".format,
+               "latency_p50_ms": "{:,.0f}".format, "latency_p95_ms": "{:,.0f}".format}
         factor = s["savings_factor"]
         lines = [
             f"Exercise: {s['n_queries']} queries, router={s['router']}, mode={label}",
@@ -145,6 +167,7 @@ class ExerciseResult:
             "", self._overhead_line(),
             "", "Routed vs single-tier baselines:",
             self.comparison().to_string(formatters=fmt, na_rep="-"),
+            f"Latency (ms, whole answer, router time included): {s['latency_source']}",
             "", f"Savings factor vs all-{self.tiers[-1]} ({s['baseline_model']}): "
                 + (f"{factor:.2f}x" if factor else "n/a (routed cost is zero)"),
         ]
@@ -165,8 +188,8 @@ class ExerciseResult:
         s = self.summary
         if not s["router_calls"]:
             return "Router overhead: none (no model calls to decide)"
-        latency = ("latency not simulated" if s["router_simulated"]
-                   else f"mean latency {s['router_latency_mean_s'] * 1000:.0f} ms")
+        latency = f"mean latency {s['router_latency_mean_s'] * 1000:.0f} ms" + (
+            " (SIMULATED)" if s["simulated"] else "")
         return (f"Router overhead: ${s['router_cost_usd']:.5f} over {s['router_calls']} routing calls, "
                 f"{latency}, {s['router_errors']} router error(s)")
 
@@ -204,6 +227,9 @@ def run_exercise(router="llm", backend=None, queries=None, catalog=None, seed=0,
     rows = labels.merge(chosen, on="id").merge(
         outcomes.rename(columns={"query_id": "id"}), on=["id", "model"], how="left", validate="one_to_one")
     rows = with_fallback(rows, outcomes, tier_models)
+    rows["latency_ms"] = (rows["latency_s"] + rows["router_latency_s"]) * 1000
+    rows["ttft_ms"] = (rows["ttft_s"] + rows["router_latency_s"]) * 1000
+    rows["latency_label"] = "SIMULATED" if backend.mode == "simulated" else "measured"
 
     per_tier = outcomes.assign(tier=outcomes["model"].map({m: t for t, m in tier_models.items()}))
     all_cost = per_tier.groupby("tier")["cost_usd"].sum()
@@ -232,6 +258,7 @@ def run_exercise(router="llm", backend=None, queries=None, catalog=None, seed=0,
         "router_calls": int((rows["router_prompt_tokens"] > 0).sum()),
         "router_errors": int(rows["router_error"].notna().sum()),
         "router_latency_mean_s": float(rows["router_latency_s"].mean()),
+        **latency_summary(rows, outcomes, tiers, tier_models, simulated=simulated),
         "failed_calls": int(outcomes["error"].notna().sum()),
         "all_tier_failed_calls": {t: int(per_tier.loc[per_tier["tier"] == t, "error"].notna().sum()) for t in tiers},
         "fallbacks": int(rows["fallback"].sum()),

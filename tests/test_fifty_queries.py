@@ -108,3 +108,47 @@ def test_live_without_a_key_says_what_is_missing(no_openai_env, tmp_path, capsys
     err = capsys.readouterr().err
     assert "OPENAI_API_KEY" in err and "OPENAI_BASE_URL" in err
     assert not log.exists()  # nothing started, nothing written
+
+
+def test_rows_and_summary_carry_simulated_latency(tmp_path):
+    out = tmp_path / "ex.json"
+    assert main(["exercise", "--router", "llm", "--quiet", "--json", str(out)]) == 0
+    doc = json.loads(out.read_text())
+    s, rows = doc["summary"], doc["rows"]
+    assert all(r["latency_ms"] > 0 and r["latency_label"] == "SIMULATED" for r in rows)
+    assert all(r["latency_ms"] >= r["ttft_ms"] > r["router_latency_s"] * 1000 > 0 for r in rows)  # router call first
+    assert 0 < s["latency_p50_ms"] <= s["latency_p95_ms"] and "SIMULATED" in s["latency_source"]
+    for t in ("cheap", "mid", "expensive"):
+        by_tier, single = s["latency_by_tier"][t], s["all_tier_latency"][t]
+        assert 0 < by_tier["latency_p50_ms"] <= by_tier["latency_p95_ms"]
+        assert 0 < single["latency_p50_ms"] <= single["latency_p95_ms"]
+    assert s["all_tier_latency"]["cheap"]["latency_p50_ms"] < s["all_tier_latency"]["expensive"]["latency_p50_ms"]
+
+
+def test_simulated_latency_is_seeded_and_centred_on_the_catalog_figures():
+    a, b = run_exercise("rules", progress=False), run_exercise("rules", progress=False)
+    assert a.rows["latency_ms"].tolist() == b.rows["latency_ms"].tolist()
+    catalog = Catalog.load()
+    for tier, model in catalog.tiers.items():
+        ttft = a.outcomes.loc[a.outcomes["model"] == model, "ttft_s"] * 1000
+        assert ttft.median() == pytest.approx(catalog.get(model).ttft_ms, rel=0.2)
+
+
+def test_classifier_time_is_measured_and_small():
+    rows = run_exercise("classifier", progress=False).rows
+    assert 0 < rows["router_latency_s"].iloc[0] < 0.5 and rows["router_latency_s"].nunique() == 1
+
+
+def test_models_json_gives_latency_figures_with_a_source(capsys):
+    assert main(["models", "--json", "-"]) == 0
+    models = {m["name"]: m for m in json.loads(capsys.readouterr().out)}
+    for name in Catalog.load().tiers.values():
+        m = models[name]
+        assert m["ttft_ms"] > 0 and m["output_tokens_per_s"] > 0
+        assert "http" in m["latency_source"] and "as published" in m["latency_date"]
+
+
+def test_catalog_rejects_a_bad_latency_figure():
+    from routerlib.catalog import CatalogError, Model
+    with pytest.raises(CatalogError, match="ttft_ms must be a number > 0"):
+        Model("m", "cheap", 1, 1, ttft_ms=-5)

@@ -13,6 +13,7 @@ from ..tokens import count_message_tokens, count_tokens, token_method
 from .base import Backend, Completion, Request
 
 DEFAULT_ROUTER_ACCURACY = 0.8
+LATENCY_SIGMA = {"ttft": 0.3, "speed": 0.2}  # lognormal spread around the catalog's median figures
 CALIBRATION_FILE = DATA_DIR / "simulator_calibration.json"  # written by `python -m routerlib calibrate`
 
 
@@ -70,10 +71,23 @@ class SimulatedBackend(Backend):
             verdict = "acceptable" if quality else "not acceptable"
             text = f"[simulated answer from {model.name}: {verdict}, {completion_tokens} tokens]"
         prompt_tokens = count_message_tokens(list(request.messages))
+        ttft, latency = self._latency(model, completion_tokens, rng)
         return Completion(
             model=model.name, text=text, prompt_tokens=prompt_tokens, completion_tokens=completion_tokens,
             cost_usd=model.cost(prompt_tokens, completion_tokens), quality=quality, simulated=True,
-            latency_s=0.0, token_method=f"simulated; prompt by {token_method()}")
+            latency_s=latency, token_method=f"simulated; prompt by {token_method()}",
+            extra={"ttft_s": ttft, "latency": "SIMULATED (lognormal around the catalog's median figures)"})
+
+    def _latency(self, model, completion_tokens, rng) -> tuple[float, float]:
+        """Seeded time to first token and total seconds: lognormal around the model's (else its tier default's) figures."""
+        figures = model if model.ttft_ms else self.catalog.tier_model(model.tier) if model.tier in self.catalog.tiers \
+            else model
+        if not (figures.ttft_ms and figures.output_tokens_per_s):
+            return 0.0, 0.0
+        z = rng.standard_normal(2)
+        ttft = figures.ttft_ms / 1000 * np.exp(LATENCY_SIGMA["ttft"] * z[0])
+        speed = figures.output_tokens_per_s * np.exp(LATENCY_SIGMA["speed"] * z[1])
+        return float(ttft), float(ttft + completion_tokens / speed)
 
     def _rating(self, query, rng) -> str:
         truth = query.difficulty if query and query.difficulty else None

@@ -100,13 +100,16 @@ def cmd_models(args) -> int:
     catalog = _catalog(args)
     records = catalog.records()
     if args.json:
-        keep = ("name", "tier", "input_per_mtok", "output_per_mtok", "source", "date", "base_url")
+        keep = ("name", "tier", "input_per_mtok", "output_per_mtok", "source", "date", "base_url", "ttft_ms",
+                "output_tokens_per_s", "latency_source", "latency_date")
         emit_json(args.json, [{k: r[k] for k in keep} for r in records])
         return 0
     for r in records:
         default = " (tier default)" if catalog.tiers.get(r["tier"]) == r["name"] else ""
+        speed = (f"  ttft {r['ttft_ms']:.0f} ms, {r['output_tokens_per_s']:.0f} tok/s [{r['latency_date']}]"
+                 if r["ttft_ms"] else "")
         print(f"{r['tier']:<10} {r['name']:<20} in ${r['input_per_mtok']:>8.3f}  out ${r['output_per_mtok']:>8.3f}"
-              f" per 1M tokens  [{r['source']}, {r['date']}]{default}")
+              f" per 1M tokens  [{r['source']}, {r['date']}]{default}{speed}")
     return 0
 
 
