@@ -10,7 +10,7 @@ import pandas as pd
 from .backends import Request
 from .backends.simulated import DEFAULT_ROUTER_ACCURACY, SimulatedBackend
 from .catalog import Catalog
-from .exercises.policies import latency_summary
+from .exercises.policies import PolicyComparison, latency_summary, policy_frames, policy_table
 from .metrics import finite_or_none, mean_quality, savings_factor, traffic_mix
 from .queries import load_queries
 from .routers import make, names
@@ -281,3 +281,21 @@ def every_router(seed: int = 0, router_accuracy: float = DEFAULT_ROUTER_ACCURACY
                      **{f"{t} share": f"{v:.0%}" for t, v in s["traffic_mix"].items()},
                      "simulated decisions": "yes" if s["router_simulated"] else "-"})
     return pd.DataFrame(rows).set_index("router")
+
+
+COMPARED = ("rules", "classifier", "cascade", "cascade-judge", "llm", "oracle")  # the four strategies and the oracle
+
+
+def compare_policies(seed: int = 0, router_accuracy: float = DEFAULT_ROUTER_ACCURACY, catalog=None, mix=None,
+                     queries=None) -> PolicyComparison:
+    """Every strategy and the single-tier baselines on the same simulated answers, in one table."""
+    frames = {}
+    for name in COMPARED:
+        result = run_exercise(name, catalog=catalog, queries=queries, seed=seed, router_accuracy=router_accuracy,
+                              progress=False)
+        frames.update(policy_frames(result))
+    order = [n for n in COMPARED if n != "oracle"] + [f"all-{t}" for t in result.tiers] + ["oracle"]
+    frames = {n: frames[n] for n in order}
+    natural = result.rows["difficulty"].value_counts(normalize=True).reindex(["easy", "medium", "hard"]).fillna(0)
+    return PolicyComparison(policy_table(frames, result.tiers, mix), result.tiers, len(result.rows), mix,
+                            result.summary["simulated"], natural.to_dict())

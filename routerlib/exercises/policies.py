@@ -81,3 +81,129 @@ def parse_mix(text: str) -> dict:
         raise ValueError(f"--mix shares must add up to 100, but {text} adds up to {sum(shares):g}; "
                          "e.g. 75/20/5")
     return dict(zip(DIFFICULTIES, (s / 100 for s in shares)))
+
+
+def policy_frames(result) -> dict:
+    """Per query, for the routed policy and each single tier: difficulty, tier, cost (router included), quality, latency."""
+    rows = result.rows
+    frames = {result.summary["router"]: pd.DataFrame({
+        "id": rows["id"], "difficulty": rows["difficulty"], "tier": rows["tier"],
+        "cost_usd": rows["cost_usd"].fillna(0) + rows["router_cost_usd"].fillna(0), "quality": rows["quality"],
+        "latency_ms": rows["latency_ms"]})}
+    labels = rows.set_index("id")["difficulty"]
+    for t, model in result.summary["tier_models"].items():
+        got = result.outcomes[result.outcomes["model"] == model]
+        frames[f"all-{t}"] = pd.DataFrame({
+            "id": got["query_id"].to_numpy(), "difficulty": labels.reindex(got["query_id"]).to_numpy(), "tier": t,
+            "cost_usd": got["cost_usd"].to_numpy(), "quality": got["quality"].to_numpy(),
+            "latency_ms": got["latency_s"].to_numpy() * 1000})
+    return frames
+
+
+def _dominated_by(names, cost, quality) -> list:
+    """Per policy, the cheapest other policy that costs less with no lower quality (or no more with higher), else ''."""
+    c, q = np.asarray(cost, float)[:, None], np.asarray(quality, float)[:, None]
+    beats = ((c.T < c) & (q.T >= q)) | ((c.T <= c) & (q.T > q))  # [i, j]: j dominates i (as plots.dominated)
+    cheapest = np.argmin(np.where(beats, c.T, np.inf), axis=1)
+    return [names[j] if beats[i].any() else "" for i, j in enumerate(cheapest)]
+
+
+def policy_table(frames: dict, tiers: list, mix: dict | None = None, references=("oracle",)) -> pd.DataFrame:
+    """One row per policy on the same queries: requests and $/request per tier, cost, quality, latency, savings
+    against all-<top tier> and against the cheapest single tier keeping the quality, and what dominates it."""
+    out = []
+    for name, f in frames.items():
+        w = mix_weights(f["difficulty"], mix) if mix else np.full(len(f), 1 / len(f))
+        n = len(f)
+        per_tier = pd.DataFrame({"tier": f["tier"].to_numpy(), "w": w, "wc": w * f["cost_usd"].to_numpy(float)}
+                                ).groupby("tier")[["w", "wc"]].sum().reindex(tiers).fillna(0.0)
+        q = f["quality"].to_numpy(float)
+        row = {"policy": name, **{f"{t}_requests": per_tier.at[t, "w"] * n for t in tiers},
+               **{f"{t}_usd_per_request": per_tier.at[t, "wc"] / per_tier.at[t, "w"] if per_tier.at[t, "w"] else np.nan
+                  for t in tiers},
+               "cost_per_request_usd": float(np.sum(w * f["cost_usd"].to_numpy(float))),
+               "quality": float(np.nansum(w * q) / np.sum(w[~np.isnan(q)])),
+               "latency_p50_ms": weighted_percentile(f["latency_ms"], w, 50),
+               "latency_p95_ms": weighted_percentile(f["latency_ms"], w, 95)}
+        row["cost_usd"] = row["cost_per_request_usd"] * n
+        out.append(row)
+    table = pd.DataFrame(out).set_index("policy")
+    top = table.loc[f"all-{tiers[-1]}", "cost_per_request_usd"]
+    table["savings_vs_all_" + tiers[-1]] = top / table["cost_per_request_usd"]
+    single = table.loc[[f"all-{t}" for t in tiers], ["cost_per_request_usd", "quality"]]
+    keeps = [single[single["quality"] >= q - 1e-12]["cost_per_request_usd"].idxmin()
+             if (single["quality"] >= q - 1e-12).any() else "" for q in table["quality"]]
+    table["cheapest_tier_keeping_quality"] = keeps
+    table["savings_vs_that_tier"] = [single.at[k, "cost_per_request_usd"] / c if k else np.nan
+                                     for k, c in zip(keeps, table["cost_per_request_usd"])]
+    deployable = [p for p in table.index if p not in references]
+    dom = dict(zip(deployable, _dominated_by(deployable, table.loc[deployable, "cost_per_request_usd"],
+                                             table.loc[deployable, "quality"])))
+    table["dominated_by"] = [dom.get(p, "reference (reads every answer)") for p in table.index]
+    return table
+
+
+NOTES = ("classifier: scored out of fold (5 folds on the 50 queries: each query's decision comes from a model "
+         "trained on the other 40), so it never sees its own label",
+         "cascade: heuristic answer scorer; cascade-judge: a cheap model judges each answer (SIMULATED verdicts); "
+         "cascade-verifier and cascade-logprob need recorded texts or live logprobs, so they cannot run here",
+         "oracle: reads every tier's graded answer, a reference and not a router; left out of the dominance check",
+         "dominated: another deployable policy costs less per request with no lower quality")
+
+
+class PolicyComparison:
+    """Every strategy and baseline on the same queries, optionally reweighted to a difficulty mix."""
+
+    def __init__(self, table: pd.DataFrame, tiers: list, n_queries: int, mix: dict | None, simulated: bool,
+                 natural_mix: dict):
+        self.table, self.tiers, self.n_queries, self.mix = table, tiers, n_queries, mix
+        self.simulated, self.natural_mix = simulated, natural_mix
+
+    @property
+    def label(self) -> str:
+        return "SIMULATED" if self.simulated else "measured"
+
+    def mix_line(self) -> str:
+        """What difficulty mix the numbers are at, and how it was reached."""
+        natural = "/".join(f"{v:.0%}" for v in self.natural_mix.values())
+        if not self.mix:
+            return f"difficulty mix as in the queries: {natural} {'/'.join(self.natural_mix)} (unweighted)"
+        target = "/".join(f"{v:.0%}" for v in self.mix.values())
+        return (f"difficulty mix {target} {'/'.join(self.mix)} by importance weights (share / queries of that "
+                f"difficulty) on the queries' own {natural}; every metric is the weighted mean or percentile")
+
+    def report(self) -> str:
+        """The one printed table, dominated policies marked, and the per-tier cost per request."""
+        t = self.table
+        top = self.tiers[-1]
+        view = pd.DataFrame({
+            "requests " + "/".join(self.tiers): ["/".join(f"{r:.1f}" if self.mix else f"{r:.0f}" for r in row)
+                                                 for row in t[[f"{x}_requests" for x in self.tiers]].to_numpy()],
+            "$/request": t["cost_per_request_usd"].map("${:.5f}".format),
+            "total $": t["cost_usd"].map("${:.4f}".format),
+            "quality": t["quality"].map("{:.3f}".format),
+            "p50 ms": t["latency_p50_ms"].map("{:,.0f}".format), "p95 ms": t["latency_p95_ms"].map("{:,.0f}".format),
+            f"vs all-{top}": t[f"savings_vs_all_{top}"].map("{:.2f}x".format),
+            "cheapest tier keeping quality": [f"{k} ({s:.2f}x)" if k else "none reaches it" for k, s in
+                                              zip(t["cheapest_tier_keeping_quality"], t["savings_vs_that_tier"])],
+            "dominated": [("DOMINATED by " + d) if d and not d.startswith("reference") else d
+                          for d in t["dominated_by"]]}, index=t.index)
+        per_tier = t[[f"{x}_usd_per_request" for x in self.tiers]].rename(columns=lambda c: c.split("_")[0])
+        lines = [f"All strategies and baselines on the same {self.n_queries} queries ({self.label}; "
+                 f"{self.mix_line()})", "", view.to_string(), "",
+                 f"$ per request on each tier ({self.label}):", per_tier.to_string(
+                     float_format="${:.5f}".format, na_rep="-"), "",
+                 *[f"- {n}" for n in NOTES]]
+        return "\n".join(lines)
+
+    def to_json(self) -> dict:
+        """The table as JSON-safe records, with its label and mix."""
+        records = self.table.reset_index().astype(object).where(self.table.reset_index().notna(), None)
+        return {"numbers": self.label, "mix": self.mix, "mix_note": self.mix_line(), "notes": list(NOTES),
+                "policies": records.to_dict("records")}
+
+    def __repr__(self):
+        best = self.table.drop(index="oracle", errors="ignore")
+        undominated = list(best.index[best["dominated_by"] == ""])
+        return (f"PolicyComparison({len(self.table)} policies on {self.n_queries} queries, {self.label}, "
+                f"mix={self.mix or 'as labelled'}, undominated={undominated})")
