@@ -193,6 +193,13 @@ class ExerciseResult:
         return (f"Router overhead: ${s['router_cost_usd']:.5f} over {s['router_calls']} routing calls, "
                 f"{latency}, {s['router_errors']} router error(s)")
 
+    def policies(self, mix=None, frames=None) -> PolicyComparison:
+        """This router and the single tiers (or the given per-query frames) in one table, at a difficulty mix."""
+        frames = frames or policy_frames(self)
+        natural = self.rows["difficulty"].value_counts(normalize=True).reindex(["easy", "medium", "hard"]).fillna(0)
+        return PolicyComparison(policy_table(frames, self.tiers, mix), self.tiers, len(self.rows), mix,
+                                self.summary["simulated"], natural.to_dict())
+
     def to_json(self) -> dict:
         """The summary and the routed rows, as plain JSON-safe values."""
         rows = self.rows[ROW_FIELDS].astype(object).where(self.rows[ROW_FIELDS].notna(), None)
@@ -295,7 +302,4 @@ def compare_policies(seed: int = 0, router_accuracy: float = DEFAULT_ROUTER_ACCU
                               progress=False)
         frames.update(policy_frames(result))
     order = [n for n in COMPARED if n != "oracle"] + [f"all-{t}" for t in result.tiers] + ["oracle"]
-    frames = {n: frames[n] for n in order}
-    natural = result.rows["difficulty"].value_counts(normalize=True).reindex(["easy", "medium", "hard"]).fillna(0)
-    return PolicyComparison(policy_table(frames, result.tiers, mix), result.tiers, len(result.rows), mix,
-                            result.summary["simulated"], natural.to_dict())
+    return result.policies(mix, {n: frames[n] for n in order})

@@ -96,6 +96,12 @@ def build_parser() -> argparse.ArgumentParser:
     ex.add_argument("--limit", type=_positive_int, help="with --dataset: a seeded random sample of this many queries")
     ex.add_argument("--concurrency", type=_positive_int, default=4, help="live calls in flight at once (default 4)")
     ex.add_argument("--quiet", action="store_true", help="no progress bars")
+    ex.add_argument("--compare", action="store_true",
+                    help="simulated: one table of every strategy and baseline on the same answers, dominated marked")
+    ex.add_argument("--mix", help="difficulty mix easy/medium/hard in percent, e.g. 75/20/5: queries are reweighted "
+                                  "(importance weights) so the numbers are at that mix")
+    ex.add_argument("--requests-per-day", type=_positive_int,
+                    help="project each policy's dollars per day at this many requests (beside the material's)")
     ex.add_argument("--every-router", action="store_true",
                     help="simulated: run every router that can decide on the 50 queries and print one row each")
 

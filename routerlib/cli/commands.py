@@ -44,9 +44,14 @@ def cmd_exercise(args) -> int:
     from ..fifty_queries import exercise_router, run_exercise
     from ..queries import load_queries
 
+    from ..exercises.policies import parse_mix
+
     if args.json:
         ensure_writable(args.json)
+    mix = parse_mix(args.mix) if args.mix else None
     catalog = _catalog(args)
+    if args.compare:
+        return _compare(args, catalog, mix)
     if args.every_router:
         from ..fifty_queries import every_router
         table = every_router(args.seed, args.router_accuracy, catalog)
@@ -91,9 +96,59 @@ def cmd_exercise(args) -> int:
               file=sys.stderr)
         return 2
     print(result.report())
+    doc = result.to_json()
+    if mix or args.requests_per_day:
+        comp = result.policies(mix)
+        doc["summary"]["at_mix"] = _at_mix(comp, args.router)
+        doc["policies"] = _print_policies(comp, args.requests_per_day)
     if args.json:
-        emit_json(args.json, result.to_json())
+        emit_json(args.json, doc)
     return 0
+
+
+def _compare(args, catalog, mix) -> int:
+    """exercise --compare: every strategy and baseline on the same simulated answers, in one table."""
+    from ..fifty_queries import compare_policies
+    from ..queries import load_queries
+
+    if args.live or args.dataset:
+        raise ValueError("--compare runs every strategy on the simulated answers; drop --live/--dataset, "
+                         "or run one --router at a time live")
+    comp = compare_policies(args.seed, args.router_accuracy, catalog, mix,
+                            load_queries(args.queries) if args.queries else None)
+    doc = _print_policies(comp, args.requests_per_day, lead="")
+    if args.json:
+        emit_json(args.json, doc)
+    return 0
+
+
+def _print_policies(comp, requests_per_day, lead="\n") -> dict:
+    """Print the policy table (and the daily projection); return them as JSON."""
+    print(lead + comp.report())
+    doc = comp.to_json()
+    if requests_per_day:
+        daily = comp.daily(requests_per_day)
+        fmt = {"usd_per_day": "${:,.2f}".format, daily.columns[1]: "{:.2f}x".format}
+        print(f"\nDollars per day at {requests_per_day:,} requests/day ({comp.label}):")
+        print(daily.to_string(formatters=fmt))
+        print(comp.daily_assumptions(requests_per_day))
+        doc["requests_per_day"] = requests_per_day
+        doc["daily"] = daily.reset_index().to_dict("records")
+        doc["daily_assumptions"] = comp.daily_assumptions(requests_per_day)
+    return doc
+
+
+def _at_mix(comp, router) -> dict:
+    """The routed policy's savings and quality at the table's mix, for the JSON summary."""
+    t, top = comp.table, f"all-{comp.tiers[-1]}"
+    row = t.loc[router]
+    return {"numbers": comp.label, "mix": comp.mix, "how": comp.mix_line(),
+            "savings_factor": float(row[f"savings_vs_{top.replace('-', '_')}"]), "quality": float(row["quality"]),
+            f"{top}_quality": float(t.at[top, "quality"]),
+            f"quality_vs_{top}": float(row["quality"] / t.at[top, "quality"]),
+            "cost_per_request_usd": float(row["cost_per_request_usd"]),
+            "latency_p50_ms": row["latency_p50_ms"], "latency_p95_ms": row["latency_p95_ms"],
+            "dominated_by": row["dominated_by"] or None}
 
 
 def cmd_models(args) -> int:

@@ -56,6 +56,9 @@ def latency_summary(rows: pd.DataFrame, outcomes: pd.DataFrame, tiers: list, tie
 def mix_weights(difficulty, mix: dict) -> np.ndarray:
     """Importance weights (summing to 1) that give each difficulty the share `mix` asks for: share / count."""
     d = pd.Series(np.asarray(difficulty, object))
+    if d.isna().any():
+        raise ValueError(f"--mix reweights by difficulty, but {int(d.isna().sum())} queries have no difficulty label; "
+                         "label every query easy, medium or hard, or drop --mix")
     counts = d.value_counts()
     empty = [k for k, share in mix.items() if share > 0 and counts.get(k, 0) == 0]
     if empty:
@@ -143,12 +146,20 @@ def policy_table(frames: dict, tiers: list, mix: dict | None = None, references=
     return table
 
 
-NOTES = ("classifier: scored out of fold (5 folds on the 50 queries: each query's decision comes from a model "
+NOTES = {"classifier": "classifier: scored out of fold (5 folds on the 50 queries: each query's decision comes from a model "
          "trained on the other 40), so it never sees its own label",
-         "cascade: heuristic answer scorer; cascade-judge: a cheap model judges each answer (SIMULATED verdicts); "
+         "cascade": "cascade: heuristic answer scorer; cascade-judge: a cheap model judges each answer (SIMULATED verdicts); "
          "cascade-verifier and cascade-logprob need recorded texts or live logprobs, so they cannot run here",
-         "oracle: reads every tier's graded answer, a reference and not a router; left out of the dominance check",
-         "dominated: another deployable policy costs less per request with no lower quality")
+         "oracle": "oracle: reads every tier's graded answer, a reference and not a router; left out of the dominance check",
+         "": "dominated: another deployable policy costs less per request with no lower quality"}
+
+
+def _dollars(low_high, scale: float = 1.0) -> str:
+    """'$30-50' (or '$100', or '-' where the material gives no figure)."""
+    if not low_high:
+        return "-"
+    lo, hi = (x * scale for x in low_high)
+    return f"${lo:,.0f}" if lo == hi else f"${lo:,.0f}-{hi:,.0f}"
 
 
 class PolicyComparison:
@@ -193,13 +204,17 @@ class PolicyComparison:
                  f"{self.mix_line()})", "", view.to_string(), "",
                  f"$ per request on each tier ({self.label}):", per_tier.to_string(
                      float_format="${:.5f}".format, na_rep="-"), "",
-                 *[f"- {n}" for n in NOTES]]
+                 *[f"- {n}" for n in self.notes()]]
         return "\n".join(lines)
+
+    def notes(self) -> list:
+        """The notes that concern the policies in the table."""
+        return [text for key, text in NOTES.items() if any(p.startswith(key) for p in self.table.index)]
 
     def to_json(self) -> dict:
         """The table as JSON-safe records, with its label and mix."""
         records = self.table.reset_index().astype(object).where(self.table.reset_index().notna(), None)
-        return {"numbers": self.label, "mix": self.mix, "mix_note": self.mix_line(), "notes": list(NOTES),
+        return {"numbers": self.label, "mix": self.mix, "mix_note": self.mix_line(), "notes": self.notes(),
                 "policies": records.to_dict("records")}
 
     def __repr__(self):
@@ -207,3 +222,24 @@ class PolicyComparison:
         undominated = list(best.index[best["dominated_by"] == ""])
         return (f"PolicyComparison({len(self.table)} policies on {self.n_queries} queries, {self.label}, "
                 f"mix={self.mix or 'as labelled'}, undominated={undominated})")
+
+    def daily(self, requests_per_day: int) -> pd.DataFrame:
+        """Each policy's projected $ per day at this many requests, beside the material's estimates."""
+        t, top = self.table, f"all-{self.tiers[-1]}"
+        ours_top = t.at[top, "cost_per_request_usd"] * requests_per_day
+        material = {p: MATERIAL["daily_usd"].get("cascade" if p.startswith("cascade") else p) for p in t.index}
+        material[top] = MATERIAL["daily_usd"]["all-expensive"]
+        return pd.DataFrame({
+            "usd_per_day": t["cost_per_request_usd"] * requests_per_day,
+            "savings_vs_" + top: ours_top / (t["cost_per_request_usd"] * requests_per_day),
+            "material_usd_per_day": [_dollars(m) for m in material.values()],
+            "material_scaled_to_our_all_expensive": [_dollars(m, ours_top / 100) for m in material.values()],
+        }, index=t.index)
+
+    def daily_assumptions(self, requests_per_day: int) -> str:
+        """What the dollars-per-day projection assumes."""
+        return (f"Projection ({self.label}): {requests_per_day:,} requests/day x each policy's mean $/request on "
+                f"these {self.n_queries} queries ({self.mix_line()}); assumes your requests have these prompts' "
+                "token lengths and answer lengths, catalog list prices (no batch or cache discounts, no retries), "
+                "router and judge calls included, quality as measured here. The material's figures assume $100/day "
+                "all-expensive; the last column scales its ratios to this projection's all-expensive bill.")
