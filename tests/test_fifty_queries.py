@@ -129,7 +129,7 @@ def test_simulated_latency_is_seeded_and_centred_on_the_catalog_figures():
     a, b = run_exercise("rules", progress=False), run_exercise("rules", progress=False)
     assert a.rows["latency_ms"].tolist() == b.rows["latency_ms"].tolist()
     catalog = Catalog.load()
-    for tier, model in catalog.tiers.items():
+    for model in catalog.tiers.values():
         ttft = a.outcomes.loc[a.outcomes["model"] == model, "ttft_s"] * 1000
         assert ttft.median() == pytest.approx(catalog.get(model).ttft_ms, rel=0.2)
 

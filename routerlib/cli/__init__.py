@@ -18,6 +18,7 @@ from ..routers import names as router_names
 from ..spread import DEFAULT_SPLITS
 from . import commands as c
 from .docs import docs
+from .exercise import cmd_exercise
 from .export import FETCH_COMMAND, cmd_export, cmd_widgets
 
 
@@ -81,7 +82,7 @@ def build_parser() -> argparse.ArgumentParser:
     every_router = router_names(live_only=True)
     datasets_help = "dataset names (see `data list`) or CSV/Parquet/JSONL outcome files"
 
-    ex = _command(sub, "exercise", "route the 50 exercise queries and compare costs per tier", c.cmd_exercise,
+    ex = _command(sub, "exercise", "route the 50 exercise queries and compare costs per tier", cmd_exercise,
                   [seed, catalog, tiers, json_out, data_dir, markdown])
     ex.add_argument("--router", choices=ROUTERS, default="llm",
                     help="which router decides (default llm; llm and cascade-judge decide by simulated calls "

@@ -200,8 +200,8 @@ class PolicyComparison:
             "dominated": [("DOMINATED by " + d) if d and not d.startswith("reference") else d
                           for d in t["dominated_by"]]}, index=t.index)
         per_tier = t[[f"{x}_usd_per_request" for x in self.tiers]].rename(columns=lambda c: c.split("_")[0])
-        lines = [f"All strategies and baselines on the same {self.n_queries} queries ({self.label}; "
-                 f"{self.mix_line()})", "", view.to_string(), "",
+        title = f"All strategies and baselines on the same {self.n_queries} queries ({self.label}; {self.mix_line()})"
+        lines = [title, "", view.to_string(), "",
                  f"$ per request on each tier ({self.label}):", per_tier.to_string(
                      float_format="${:.5f}".format, na_rep="-"), "",
                  *[f"- {n}" for n in self.notes()]]
@@ -211,11 +211,28 @@ class PolicyComparison:
         """The notes that concern the policies in the table."""
         return [text for key, text in NOTES.items() if any(p.startswith(key) for p in self.table.index)]
 
-    def to_json(self) -> dict:
-        """The table as JSON-safe records, with its label and mix."""
+    def to_json(self, requests_per_day: int | None = None) -> dict:
+        """The table (and the daily projection) as JSON-safe records, with its label and mix."""
         records = self.table.reset_index().astype(object).where(self.table.reset_index().notna(), None)
-        return {"numbers": self.label, "mix": self.mix, "mix_note": self.mix_line(), "notes": self.notes(),
-                "policies": records.to_dict("records")}
+        doc = {"numbers": self.label, "mix": self.mix, "mix_note": self.mix_line(), "notes": self.notes(),
+               "policies": records.to_dict("records")}
+        if requests_per_day:
+            doc.update(requests_per_day=requests_per_day,
+                       daily=self.daily(requests_per_day).reset_index().to_dict("records"),
+                       daily_assumptions=self.daily_assumptions(requests_per_day))
+        return doc
+
+    def at_mix(self, policy: str) -> dict:
+        """One policy's savings and quality at the table's mix, for the exercise's JSON summary."""
+        t, top = self.table, f"all-{self.tiers[-1]}"
+        row = t.loc[policy]
+        return {"numbers": self.label, "mix": self.mix, "how": self.mix_line(),
+                "savings_factor": float(row[f"savings_vs_all_{self.tiers[-1]}"]), "quality": float(row["quality"]),
+                f"{top}_quality": float(t.at[top, "quality"]),
+                f"quality_vs_{top}": float(row["quality"] / t.at[top, "quality"]),
+                "cost_per_request_usd": float(row["cost_per_request_usd"]),
+                "latency_p50_ms": row["latency_p50_ms"], "latency_p95_ms": row["latency_p95_ms"],
+                "dominated_by": row["dominated_by"] or None}
 
     def __repr__(self):
         best = self.table.drop(index="oracle", errors="ignore")
@@ -235,6 +252,13 @@ class PolicyComparison:
             "material_usd_per_day": [_dollars(m) for m in material.values()],
             "material_scaled_to_our_all_expensive": [_dollars(m, ours_top / 100) for m in material.values()],
         }, index=t.index)
+
+    def daily_report(self, requests_per_day: int) -> str:
+        """The printed dollars-per-day table and what it assumes."""
+        daily = self.daily(requests_per_day)
+        fmt = {"usd_per_day": "${:,.2f}".format, daily.columns[1]: "{:.2f}x".format}
+        return "\n".join([f"Dollars per day at {requests_per_day:,} requests/day ({self.label}):",
+                          daily.to_string(formatters=fmt), self.daily_assumptions(requests_per_day)])
 
     def daily_assumptions(self, requests_per_day: int) -> str:
         """What the dollars-per-day projection assumes."""
