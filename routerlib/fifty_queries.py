@@ -10,7 +10,7 @@ import pandas as pd
 from .backends import Request
 from .backends.simulated import DEFAULT_ROUTER_ACCURACY, SimulatedBackend
 from .catalog import Catalog
-from .exercises.policies import PolicyComparison, latency_summary, policy_frames, policy_table
+from .exercises.policies import PolicyComparison, latency_summary, policy_frames, policy_table, ttft_line
 from .metrics import finite_or_none, mean_quality, savings_factor, traffic_mix
 from .queries import load_queries
 from .routers import make, names
@@ -168,8 +168,10 @@ class ExerciseResult:
             "", "Routed vs single-tier baselines:",
             self.comparison().to_string(formatters=fmt, na_rep="-"),
             f"Latency (ms, whole answer, router time included): {s['latency_source']}",
+            ttft_line(s),
             "", f"Savings factor vs all-{self.tiers[-1]} ({s['baseline_model']}): "
                 + (f"{factor:.2f}x" if factor else "n/a (routed cost is zero)"),
+            *self._dominance_lines(),
         ]
         if s["quality"] is None:
             lines.append("Quality: unknown (no grader); compare the answers in the run log.")
@@ -184,6 +186,20 @@ class ExerciseResult:
             lines.append(f"Truncated answers (finish_reason=length): {s['truncated_answers']}")
         return "\n".join(lines)
 
+    def _dominance_lines(self) -> list:
+        """Whether a single tier costs less with at least the routed quality (the routed policy is then dominated)."""
+        by = self.summary.get("dominated_by")
+        if self.summary["quality"] is None:
+            return []
+        if not by:
+            return ["Not dominated: no single tier costs less with at least the routed quality. "
+                    "`--compare` puts every strategy in one table."]
+        c = self.comparison()
+        return [f"DOMINATED: {by} costs ${c.at[by, 'cost_per_request_usd']:.5f} per request against "
+                f"${c.iat[0, c.columns.get_loc('cost_per_request_usd')]:.5f} routed, with quality "
+                f"{c.at[by, 'quality']:.2f} against {c.iat[0, c.columns.get_loc('quality')]:.2f}: as tuned, this router "
+                "is not worth running. `--compare` puts every strategy in one table."]
+
     def _overhead_line(self) -> str:
         s = self.summary
         if not s["router_calls"]:
@@ -193,11 +209,11 @@ class ExerciseResult:
         return (f"Router overhead: ${s['router_cost_usd']:.5f} over {s['router_calls']} routing calls, "
                 f"{latency}, {s['router_errors']} router error(s)")
 
-    def policies(self, mix=None, frames=None) -> PolicyComparison:
+    def policies(self, mix=None, frames=None, references=("oracle",)) -> PolicyComparison:
         """This router and the single tiers (or the given per-query frames) in one table, at a difficulty mix."""
         frames = frames or policy_frames(self)
         natural = self.rows["difficulty"].value_counts(normalize=True).reindex(["easy", "medium", "hard"]).fillna(0)
-        return PolicyComparison(policy_table(frames, self.tiers, mix), self.tiers, len(self.rows), mix,
+        return PolicyComparison(policy_table(frames, self.tiers, mix, references), self.tiers, len(self.rows), mix,
                                 self.summary["simulated"], natural.to_dict())
 
     def to_json(self) -> dict:
@@ -275,7 +291,10 @@ def run_exercise(router="llm", backend=None, queries=None, catalog=None, seed=0,
         "router_accuracy": (getattr(getattr(backend, "router_backend", backend), "router_accuracy", None)
                             if router == "llm" else None),
     }
-    return ExerciseResult(rows[ROW_FIELDS], outcomes, summary, tiers)
+    result = ExerciseResult(rows[ROW_FIELDS], outcomes, summary, tiers)
+    if summary["quality"] is not None and rows["difficulty"].notna().all():
+        summary["dominated_by"] = result.policies(references=()).table.at[router, "dominated_by"] or None
+    return result
 
 
 def every_router(seed: int = 0, router_accuracy: float = DEFAULT_ROUTER_ACCURACY, catalog=None) -> pd.DataFrame:

@@ -152,3 +152,12 @@ def test_catalog_rejects_a_bad_latency_figure():
     from routerlib.catalog import CatalogError, Model
     with pytest.raises(CatalogError, match="ttft_ms must be a number > 0"):
         Model("m", "cheap", 1, 1, ttft_ms=-5)
+
+
+def test_the_default_output_says_when_the_routed_policy_is_dominated():
+    result = run_exercise("llm", progress=False)
+    assert result.summary["dominated_by"] == "all-mid"  # all-mid costs less at higher quality (issue #18)
+    assert "DOMINATED: all-mid costs" in result.report()
+    rules = run_exercise("rules", progress=False)
+    assert rules.summary["dominated_by"] is None and "Not dominated" in rules.report()
+    assert "Time to first token, p50 per tier (SIMULATED)" in rules.report()

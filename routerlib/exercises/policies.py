@@ -47,10 +47,22 @@ def latency_summary(rows: pd.DataFrame, outcomes: pd.DataFrame, tiers: list, tie
         got = outcomes[outcomes["model"] == tier_models[t]]
         ow = by_id.reindex(got["query_id"]).to_numpy(float)
         single[t] = pct(np.ones(len(got), bool), got["latency_s"].to_numpy(float) * 1000, ow)
+    ttft = {t: weighted_percentile(outcomes.loc[outcomes["model"] == m, "ttft_s"] * 1000,
+                                   by_id.reindex(outcomes.loc[outcomes["model"] == m, "query_id"]), 50)
+            for t, m in tier_models.items()}
     return {**pct(np.ones(len(rows), bool)),
+            "ttft_p50_ms": weighted_percentile(rows["ttft_ms"], w, 50), "all_tier_ttft_p50_ms": ttft,
             "latency_by_tier": {t: pct((rows["tier"] == t).to_numpy()) for t in tiers},
             "all_tier_latency": single,
             "latency_source": SIMULATED_LATENCY if simulated else "measured (wall clock per call)"}
+
+
+def ttft_line(summary: dict) -> str:
+    """Time to first token per tier beside the material's ranges."""
+    got = ", ".join(f"{t} {v:,.0f} ms" for t, v in summary["all_tier_ttft_p50_ms"].items() if v is not None)
+    said = ", ".join(f"{t} {lo:,}-{hi:,} ms" for t, (lo, hi) in MATERIAL["ttft_ms"].items())
+    label = "SIMULATED" if summary["simulated"] else "measured"
+    return f"Time to first token, p50 per tier ({label}): {got or 'not recorded'} (the material: {said})"
 
 
 def mix_weights(difficulty, mix: dict) -> np.ndarray:
