@@ -25,7 +25,7 @@ _API = {  # name -> module it lives in (relative to routerlib)
     "monitors": ["check_all", "scenarios", "traffic_of", "UnderRoutingMonitor", "OverRoutingMonitor",
                  "RouterLatencyMonitor", "CascadeCostMonitor"],
     "dashboards": ["ThresholdDashboard", "WillingnessToPayDashboard", "CascadeDashboard"],
-    "fifty_queries": ["run_exercise", "ExerciseResult"],
+    "fifty_queries": ["run_exercise", "ExerciseResult", "compare_policies"],
     "formatting": ["readable"],
     "routers": ["Router", "Decision"],
     "routers.registry": ["make", "names"],

@@ -214,7 +214,7 @@ class ExerciseResult:
         frames = frames or policy_frames(self)
         natural = self.rows["difficulty"].value_counts(normalize=True).reindex(["easy", "medium", "hard"]).fillna(0)
         return PolicyComparison(policy_table(frames, self.tiers, mix, references), self.tiers, len(self.rows), mix,
-                                self.summary["simulated"], natural.to_dict())
+                                self.summary["simulated"], natural.to_dict(), frames)
 
     def to_json(self) -> dict:
         """The summary and the routed rows, as plain JSON-safe values."""

@@ -178,9 +178,22 @@ class PolicyComparison:
     """Every strategy and baseline on the same queries, optionally reweighted to a difficulty mix."""
 
     def __init__(self, table: pd.DataFrame, tiers: list, n_queries: int, mix: dict | None, simulated: bool,
-                 natural_mix: dict):
+                 natural_mix: dict, frames: dict | None = None):
         self.table, self.tiers, self.n_queries, self.mix = table, tiers, n_queries, mix
-        self.simulated, self.natural_mix = simulated, natural_mix
+        self.simulated, self.natural_mix, self.frames = simulated, natural_mix, frames
+
+    def at(self, mix: dict | None) -> "PolicyComparison":
+        """The same policies and answers, reweighted to another difficulty mix."""
+        return PolicyComparison(policy_table(self.frames, self.tiers, mix), self.tiers, self.n_queries, mix,
+                                self.simulated, self.natural_mix, self.frames)
+
+    def easy_share_curve(self, easy_shares=np.linspace(0.3, 0.95, 14), medium_to_hard=(20, 5)) -> pd.DataFrame:
+        """Savings and quality of every policy against the share of easy traffic (the rest split medium:hard)."""
+        m, h = medium_to_hard[0] / sum(medium_to_hard), medium_to_hard[1] / sum(medium_to_hard)
+        top = f"savings_vs_all_{self.tiers[-1]}"
+        parts = [self.at({"easy": e, "medium": (1 - e) * m, "hard": (1 - e) * h}).table[[top, "quality"]]
+                 .assign(easy_share=e) for e in easy_shares]
+        return pd.concat(parts).rename(columns={top: "savings"}).reset_index()
 
     @property
     def label(self) -> str:

@@ -12,7 +12,14 @@ from .bars import (
                    plot_tier_costs,
                    plot_traffic_mix,
 )
-from .curves import plot_cascade, plot_cost_quality, plot_models, plot_selection, plot_threshold_sweep
+from .curves import (
+                     plot_cascade,
+                     plot_cost_quality,
+                     plot_mix_curve,
+                     plot_models,
+                     plot_selection,
+                     plot_threshold_sweep,
+)
 from .failures import plot_failure_modes
 from .style import (
                    KIT_STYLE,
@@ -29,6 +36,6 @@ from .style import (
 
 __all__ = ["KIT_STYLE", "ROUTER_COLOURS", "TIER_COLOURS", "breakdown", "dollar_axis", "dollars", "dominated",
            "kit_style", "legend_outside", "percent_axis", "place_labels", "plot_breakdown", "plot_cascade",
-           "plot_cost_quality", "plot_failure_modes", "plot_mixes", "plot_models", "plot_policy_costs",
+           "plot_cost_quality", "plot_failure_modes", "plot_mix_curve", "plot_mixes", "plot_models", "plot_policy_costs",
            "plot_savings", "plot_selection", "plot_threshold_sweep", "plot_tier_costs", "plot_traffic_mix",
            "tier_colour"]

@@ -193,3 +193,24 @@ def plot_selection(selection, split: int = 0, ax=None, log_x: bool = True):
     title(ax, f"{selection.dataset}: selection among {len(singles)} models (split {split + 1}, "
           f"{run['n_test']} test queries)", selection.simulated)
     return fig
+
+
+@styled
+def plot_mix_curve(curve: pd.DataFrame, simulated: bool = True, ax=None):
+    """Savings against all-expensive (left) and quality (right) of each policy as the share of easy traffic grows."""
+    import matplotlib.pyplot as plt
+
+    if ax is None:
+        _, ax = plt.subplots(1, 2, figsize=(12, 4))
+    for policy, g in curve.groupby("policy", sort=False):
+        style = {"ls": "--"} if policy.startswith("all-") else {}
+        ax[0].plot(g["easy_share"] * 100, g["savings"], marker=".", label=policy, **style)
+        ax[1].plot(g["easy_share"] * 100, g["quality"], marker=".", label=policy, **style)
+    ax[0].set(yscale="log", xlabel="easy share of traffic (%)", ylabel="savings vs all-expensive (x)")
+    ax[1].set(xlabel="easy share of traffic (%)", ylabel=QUALITY)
+    for a in ax:
+        a.axvspan(70, 80, color="0.9", zorder=0)  # the material's 70-80% cheap band, for reference
+    title(ax[0], "Savings as easy traffic grows", simulated)
+    title(ax[1], "Quality as easy traffic grows", simulated)
+    legend_outside(ax[1])
+    return ax[0].figure
