@@ -10,7 +10,14 @@ import pandas as pd
 from .backends import Request
 from .backends.simulated import DEFAULT_ROUTER_ACCURACY, SimulatedBackend
 from .catalog import Catalog
-from .exercises.policies import PolicyComparison, latency_summary, policy_frames, policy_table, ttft_line
+from .exercises.policies import (
+    LATENCY_SOURCES,
+    PolicyComparison,
+    latency_summary,
+    policy_frames,
+    policy_table,
+    ttft_line,
+)
 from .metrics import finite_or_none, mean_quality, savings_factor, traffic_mix
 from .queries import load_queries
 from .routers import make, names
@@ -24,8 +31,8 @@ ROUTERS = tuple(n for n in names() if n not in NOT_ON_THE_EXERCISE)  # what runs
 # decided from every tier's graded answers (learned routers out of fold, the oracles knowing them)
 LEARN_FROM_ANSWERS = ("classifier", "knn", "cluster", "mlp", "mf", "sw-ranking", "oracle", "oracle-label")
 ROW_FIELDS = ["id", "difficulty", "task_type", "tier", "model", "prompt_tokens", "completion_tokens",
-              "cost_usd", "router_cost_usd", "quality", "latency_ms", "ttft_ms", "latency_label", "latency_s", "router_latency_s", "error", "router_error",
-              "routed_tier", "fallback", "truncated"]
+              "cost_usd", "router_cost_usd", "quality", "latency_ms", "ttft_ms", "latency_label", "latency_s",
+              "router_latency_s", "error", "router_error", "routed_tier", "fallback", "truncated"]
 
 
 def exercise_router(name: str, backend, catalog, router_model=None, seed: int = 0):
@@ -192,13 +199,14 @@ class ExerciseResult:
         if self.summary["quality"] is None:
             return []
         if not by:
-            return ["Not dominated: no single tier costs less with at least the routed quality. "
-                    "`--compare` puts every strategy in one table."]
+            return [("Not dominated: no single tier costs less with at least the routed quality. "
+                    "`--compare` puts every strategy in one table.")]
         c = self.comparison()
-        return [f"DOMINATED: {by} costs ${c.at[by, 'cost_per_request_usd']:.5f} per request against "
-                f"${c.iat[0, c.columns.get_loc('cost_per_request_usd')]:.5f} routed, with quality "
-                f"{c.at[by, 'quality']:.2f} against {c.iat[0, c.columns.get_loc('quality')]:.2f}: as tuned, this router "
-                "is not worth running. `--compare` puts every strategy in one table."]
+        routed = c.iloc[0]
+        return [(f"DOMINATED: {by} costs ${c.at[by, 'cost_per_request_usd']:.5f} per request against "
+                 f"${routed['cost_per_request_usd']:.5f} routed, with quality {c.at[by, 'quality']:.2f} against "
+                 f"{routed['quality']:.2f}: as tuned, this router is not worth running. "
+                 "`--compare` puts every strategy in one table.")]
 
     def _overhead_line(self) -> str:
         s = self.summary
@@ -252,7 +260,8 @@ def run_exercise(router="llm", backend=None, queries=None, catalog=None, seed=0,
     rows = with_fallback(rows, outcomes, tier_models)
     rows["latency_ms"] = (rows["latency_s"] + rows["router_latency_s"]) * 1000
     rows["ttft_ms"] = (rows["ttft_s"] + rows["router_latency_s"]) * 1000
-    rows["latency_label"] = "SIMULATED" if backend.mode == "simulated" else "measured"
+    label, source = LATENCY_SOURCES.get(backend.mode, ("not recorded", "not recorded"))
+    rows["latency_label"] = label
 
     per_tier = outcomes.assign(tier=outcomes["model"].map({m: t for t, m in tier_models.items()}))
     all_cost = per_tier.groupby("tier")["cost_usd"].sum()
@@ -281,7 +290,8 @@ def run_exercise(router="llm", backend=None, queries=None, catalog=None, seed=0,
         "router_calls": int((rows["router_prompt_tokens"] > 0).sum()),
         "router_errors": int(rows["router_error"].notna().sum()),
         "router_latency_mean_s": float(rows["router_latency_s"].mean()),
-        **latency_summary(rows, outcomes, tiers, tier_models, simulated=simulated),
+        **latency_summary(rows, outcomes, tiers, tier_models, source=source),
+        "latency_label": label,
         "failed_calls": int(outcomes["error"].notna().sum()),
         "all_tier_failed_calls": {t: int(per_tier.loc[per_tier["tier"] == t, "error"].notna().sum()) for t in tiers},
         "fallbacks": int(rows["fallback"].sum()),

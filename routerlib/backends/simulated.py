@@ -79,7 +79,7 @@ class SimulatedBackend(Backend):
             extra={"ttft_s": ttft, "latency": "SIMULATED (lognormal around the catalog's median figures)"})
 
     def _latency(self, model, completion_tokens, rng) -> tuple[float, float]:
-        """Seeded time to first token and total seconds: lognormal around the model's (else its tier default's) figures."""
+        """Seeded time to first token and total seconds, lognormal around the model's (else its tier default's)."""
         figures = model if model.ttft_ms else self.catalog.tier_model(model.tier) if model.tier in self.catalog.tiers \
             else model
         if not (figures.ttft_ms and figures.output_tokens_per_s):

@@ -8,6 +8,11 @@ import pandas as pd
 from ..queries import DIFFICULTIES
 
 SIMULATED_LATENCY = "SIMULATED (lognormal around the catalog's published median TTFT and tokens/s)"
+LATENCY_SOURCES = {"simulated": ("SIMULATED", SIMULATED_LATENCY),
+                   "live": ("measured", "measured (wall clock per call, retries included)"),
+                   "replay": ("not recorded", ("not recorded (replayed answers carry no timing: 0 ms; "
+                                              "only the SIMULATED router calls take time)"))}
+EASY_SHARES = tuple(np.round(np.linspace(0.3, 0.95, 14), 2))  # the notebook's easy-share axis
 # the teaching material's claims the exercise is compared with (a $100/day all-expensive bill)
 MATERIAL = {"mix": {"cheap": (0.70, 0.80), "mid": (0.15, 0.25), "expensive": (0.02, 0.05)},
             "savings": (5.0, 10.0),
@@ -33,7 +38,7 @@ def weighted_percentile(values, weights, q: float) -> float | None:
 
 
 def latency_summary(rows: pd.DataFrame, outcomes: pd.DataFrame, tiers: list, tier_models: dict,
-                    weights=None, simulated: bool = True) -> dict:
+                    weights=None, source: str = SIMULATED_LATENCY) -> dict:
     """p50 and p95 latency (ms) end to end, per routed tier, and of each single-tier policy."""
     w = np.ones(len(rows)) if weights is None else np.asarray(weights, float)
     lat = rows["latency_ms"].to_numpy(float)
@@ -54,15 +59,15 @@ def latency_summary(rows: pd.DataFrame, outcomes: pd.DataFrame, tiers: list, tie
             "ttft_p50_ms": weighted_percentile(rows["ttft_ms"], w, 50), "all_tier_ttft_p50_ms": ttft,
             "latency_by_tier": {t: pct((rows["tier"] == t).to_numpy()) for t in tiers},
             "all_tier_latency": single,
-            "latency_source": SIMULATED_LATENCY if simulated else "measured (wall clock per call)"}
+            "latency_source": source}
 
 
 def ttft_line(summary: dict) -> str:
     """Time to first token per tier beside the material's ranges."""
     got = ", ".join(f"{t} {v:,.0f} ms" for t, v in summary["all_tier_ttft_p50_ms"].items() if v is not None)
     said = ", ".join(f"{t} {lo:,}-{hi:,} ms" for t, (lo, hi) in MATERIAL["ttft_ms"].items())
-    label = "SIMULATED" if summary["simulated"] else "measured"
-    return f"Time to first token, p50 per tier ({label}): {got or 'not recorded'} (the material: {said})"
+    return (f"Time to first token, p50 per tier ({summary['latency_label']}): {got or 'not recorded'} "
+            f"(the material: {said})")
 
 
 def mix_weights(difficulty, mix: dict) -> np.ndarray:
@@ -99,7 +104,7 @@ def parse_mix(text: str) -> dict:
 
 
 def policy_frames(result) -> dict:
-    """Per query, for the routed policy and each single tier: difficulty, tier, cost (router included), quality, latency."""
+    """Per query, for the routed policy and each single tier: difficulty, tier, cost (with router), quality, latency."""
     rows = result.rows
     frames = {result.summary["router"]: pd.DataFrame({
         "id": rows["id"], "difficulty": rows["difficulty"], "tier": rows["tier"],
@@ -158,12 +163,15 @@ def policy_table(frames: dict, tiers: list, mix: dict | None = None, references=
     return table
 
 
-NOTES = {"classifier": "classifier: scored out of fold (5 folds on the 50 queries: each query's decision comes from a model "
-         "trained on the other 40), so it never sees its own label",
-         "cascade": "cascade: heuristic answer scorer; cascade-judge: a cheap model judges each answer (SIMULATED verdicts); "
-         "cascade-verifier and cascade-logprob need recorded texts or live logprobs, so they cannot run here",
-         "oracle": "oracle: reads every tier's graded answer, a reference and not a router; left out of the dominance check",
-         "": "dominated: another deployable policy costs less per request with no lower quality"}
+NOTES = {
+    "classifier": "classifier: scored out of fold (5 folds on the 50 queries: each query's decision comes from a "
+                  "model trained on the other 40), so it never sees its own label",
+    "cascade": "cascade: heuristic answer scorer; cascade-judge: a cheap model judges each answer (SIMULATED "
+               "verdicts); cascade-verifier and cascade-logprob need recorded texts or live logprobs, so they cannot "
+               "run here",
+    "oracle": "oracle: reads every tier's graded answer, a reference and not a router; left out of the dominance "
+              "check",
+    "": "dominated: another deployable policy costs less per request with no lower quality"}
 
 
 def _dollars(low_high, scale: float = 1.0) -> str:
@@ -182,12 +190,12 @@ class PolicyComparison:
         self.table, self.tiers, self.n_queries, self.mix = table, tiers, n_queries, mix
         self.simulated, self.natural_mix, self.frames = simulated, natural_mix, frames
 
-    def at(self, mix: dict | None) -> "PolicyComparison":
+    def at(self, mix: dict | None) -> PolicyComparison:
         """The same policies and answers, reweighted to another difficulty mix."""
         return PolicyComparison(policy_table(self.frames, self.tiers, mix), self.tiers, self.n_queries, mix,
                                 self.simulated, self.natural_mix, self.frames)
 
-    def easy_share_curve(self, easy_shares=np.linspace(0.3, 0.95, 14), medium_to_hard=(20, 5)) -> pd.DataFrame:
+    def easy_share_curve(self, easy_shares=EASY_SHARES, medium_to_hard=(20, 5)) -> pd.DataFrame:
         """Savings and quality of every policy against the share of easy traffic (the rest split medium:hard)."""
         m, h = medium_to_hard[0] / sum(medium_to_hard), medium_to_hard[1] / sum(medium_to_hard)
         top = f"savings_vs_all_{self.tiers[-1]}"
