@@ -261,7 +261,16 @@ def every_figure():
         "plot_selection": lambda: plots.plot_selection(evaluate_selection(selection_table(), splits=1, seed=0)),
         "plot_failure_modes": lambda: plots.plot_failure_modes(failure_runs()),
         "plot_savings": lambda: plots.plot_savings(savings_table()),
+        "plot_mix_curve": lambda: plots.plot_mix_curve(mix_curve(), simulated=True),
     }
+
+
+def mix_curve() -> pd.DataFrame:
+    """Savings and quality of three policies against the easy share, as PolicyComparison.easy_share_curve gives."""
+    share = np.linspace(0.3, 0.95, 14)
+    return pd.concat([pd.DataFrame({"policy": name, "easy_share": share, "savings": base * (1 + share),
+                                    "quality": q - 0.1 * (1 - share)})
+                      for name, base, q in [("rules", 3.0, 0.93), ("all-mid", 4.5, 0.95), ("all-expensive", 1.0, 1.0)]])
 
 
 def test_every_figure_function_has_a_synthetic_case():
