@@ -116,6 +116,8 @@ def test_exercise_on_replayed_outcomes_is_self_consistent(tmp_path):
         "cheap": 0.5, "mid": 0.0, "expensive": 0.5}
     assert s["all_tier_cost_usd"]["mid"] == pytest.approx(table.wide("cost_usd")["gpt-4o"].sum())
     assert s["quality"] == pytest.approx(1.0)  # a perfect rater sends 'a' cheap (good) and 'b' to the top tier (good)
+    assert s["latency_label"] == "not recorded" and "replayed answers carry no timing" in s["latency_source"]
+    assert all(r["latency_label"] == "not recorded" for r in doc["rows"])
 
 
 def test_exercise_cli_on_a_two_tier_dataset(data_mirror, tmp_path, capsys):
