@@ -123,6 +123,8 @@ def test_live_exercise_end_to_end(fake_server, tmp_path):
     assert s["mode"] == "live" and s["simulated"] is False and s["quality"] is None
     assert s["traffic_mix"]["mid"] == pytest.approx(1.0) and s["router_errors"] == 0
     assert fake_server.count() == 200 and len(RunLog(tmp_path / "r.jsonl")) == 200
+    assert all(r["latency_label"] == "measured" and r["latency_ms"] > 0 for r in doc["rows"])  # wall clock, live
+    assert s["latency_label"] == "measured" and 0 < s["latency_p50_ms"] <= s["latency_p95_ms"]
 
 
 def _cli(env_extra, *args):
