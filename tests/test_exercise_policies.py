@@ -137,3 +137,14 @@ def test_compare_and_requests_per_day_print_daily_costs(tmp_path, capsys):
 def test_compare_refuses_live(capsys):
     assert main(["exercise", "--compare", "--live", "--quiet"]) == 2
     assert "--compare runs every strategy on the simulated answers" in capsys.readouterr().err
+
+
+def test_deciding_overhead_beside_the_material(comparison):
+    t = comparison.table
+    llm = run_exercise("llm", progress=False).rows
+    assert t.at["llm", "router_usd_per_request"] == pytest.approx(llm["router_cost_usd"].mean())
+    assert t.at["llm", "router_ms_mean"] == pytest.approx(llm["router_latency_s"].mean() * 1000)
+    assert t.at["cascade-judge", "router_ms_above_cheap"] > t.at["cascade-judge", "router_ms_mean"] > 0
+    assert (t.loc[["rules", "all-cheap", "all-mid", "all-expensive"], "router_ms_mean"] == 0).all()
+    out = comparison.report()
+    assert "Deciding overhead (SIMULATED" in out and "100-200 ms, ~$0.0001" in out

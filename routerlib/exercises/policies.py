@@ -109,7 +109,8 @@ def policy_frames(result) -> dict:
     frames = {result.summary["router"]: pd.DataFrame({
         "id": rows["id"], "difficulty": rows["difficulty"], "tier": rows["tier"],
         "cost_usd": rows["cost_usd"].fillna(0) + rows["router_cost_usd"].fillna(0), "quality": rows["quality"],
-        "latency_ms": rows["latency_ms"]})}
+        "latency_ms": rows["latency_ms"], "router_cost_usd": rows["router_cost_usd"].fillna(0),
+        "router_ms": rows["router_latency_s"].fillna(0) * 1000})}
     labels = rows.set_index("id")["difficulty"]
     for t, model in result.summary["tier_models"].items():
         got = result.outcomes[result.outcomes["model"] == model]
@@ -146,6 +147,11 @@ def policy_table(frames: dict, tiers: list, mix: dict | None = None, references=
                "latency_p50_ms": weighted_percentile(f["latency_ms"], w, 50),
                "latency_p95_ms": weighted_percentile(f["latency_ms"], w, 95)}
         row["cost_usd"] = row["cost_per_request_usd"] * n
+        router_ms = f.get("router_ms", pd.Series(0.0, index=f.index)).to_numpy(float)
+        row["router_usd_per_request"] = float(np.sum(w * f.get("router_cost_usd", 0.0)))
+        row["router_ms_mean"] = float(np.sum(w * router_ms))
+        up = (f["tier"] != tiers[0]).to_numpy()  # escalated (a cascade) or sent above the cheap tier
+        row["router_ms_above_cheap"] = float(np.sum(w[up] * router_ms[up]) / np.sum(w[up])) if up.any() else np.nan
         out.append(row)
     table = pd.DataFrame(out).set_index("policy")
     top = table.loc[f"all-{tiers[-1]}", "cost_per_request_usd"]
@@ -237,8 +243,22 @@ class PolicyComparison:
         lines = [title, "", view.to_string(), "",
                  f"$ per request on each tier ({self.label}):", per_tier.to_string(
                      float_format="${:.5f}".format, na_rep="-"), "",
-                 *[f"- {n}" for n in self.notes()]]
+                 *self._overhead_lines(), *[f"- {n}" for n in self.notes()]]
         return "\n".join(lines)
+
+    def _overhead_lines(self) -> list:
+        """What deciding costs each strategy per request (money and time), beside the material's claims."""
+        said = {"classifier": "~5 ms", "llm": "100-200 ms, ~$0.0001", "cascade": "~200 ms on escalations"}
+        t = self.table[self.table["router_ms_mean"] > 0]
+        if t.empty:
+            return []
+        view = pd.DataFrame({
+            "router $/request": t["router_usd_per_request"].map("${:.6f}".format),
+            "ms per request": t["router_ms_mean"].map("{:,.1f}".format),
+            f"ms on requests above {self.tiers[0]}": t["router_ms_above_cheap"].map("{:,.1f}".format),
+            "the material": [said.get(p.split("-")[0], "-") for p in t.index]}, index=t.index)
+        return [f"Deciding overhead ({self.label}; a cascade's overhead is its thrown-away answers and judge calls):",
+                view.to_string(), ""]
 
     def notes(self) -> list:
         """The notes that concern the policies in the table."""
