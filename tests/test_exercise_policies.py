@@ -148,3 +148,11 @@ def test_deciding_overhead_beside_the_material(comparison):
     assert (t.loc[["rules", "all-cheap", "all-mid", "all-expensive"], "router_ms_mean"] == 0).all()
     out = comparison.report()
     assert "Deciding overhead (SIMULATED" in out and "100-200 ms, ~$0.0001" in out
+
+
+def test_one_router_per_day_and_every_router_refuses_a_mix(capsys):
+    assert main(["exercise", "--router", "rules", "--quiet", "--requests-per-day", "1000"]) == 0
+    out = capsys.readouterr().out
+    assert "Dollars per day at 1,000 requests/day (SIMULATED)" in out and "rules" in out.split("Dollars per day")[1]
+    assert main(["exercise", "--every-router", "--mix", "75/20/5"]) == 2
+    assert "not --every-router" in capsys.readouterr().err

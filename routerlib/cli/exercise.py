@@ -18,6 +18,8 @@ def cmd_exercise(args) -> int:
     catalog = _catalog(args)
     if args.compare:
         return _compare(args, catalog, mix)
+    if args.every_router and (mix or args.requests_per_day):
+        raise ValueError("--mix and --requests-per-day work with one --router or with --compare, not --every-router")
     if args.every_router:
         from ..fifty_queries import every_router
         table = every_router(args.seed, args.router_accuracy, catalog)
