@@ -161,3 +161,9 @@ def test_the_default_output_says_when_the_routed_policy_is_dominated():
     rules = run_exercise("rules", progress=False)
     assert rules.summary["dominated_by"] is None and "Not dominated" in rules.report()
     assert "Time to first token, p50 per tier (SIMULATED)" in rules.report()
+
+
+def test_models_without_latency_figures_say_what_stands_in(capsys):
+    assert main(["models", "--json", "-"]) == 0
+    bare = [m for m in json.loads(capsys.readouterr().out) if m["ttft_ms"] is None]
+    assert bare and all("tier default" in m["latency_source"] for m in bare)

@@ -46,7 +46,9 @@ def cmd_models(args) -> int:
     if args.json:
         keep = ("name", "tier", "input_per_mtok", "output_per_mtok", "source", "date", "base_url", "ttft_ms",
                 "output_tokens_per_s", "latency_source", "latency_date")
-        emit_json(args.json, [{k: r[k] for k in keep} for r in records])
+        unknown = "none recorded here; the simulator uses the tier default model's figures"
+        emit_json(args.json, [{k: r[k] for k in keep} | ({} if r["ttft_ms"] else {"latency_source": unknown})
+                              for r in records])
         return 0
     for r in records:
         default = " (tier default)" if catalog.tiers.get(r["tier"]) == r["name"] else ""
