@@ -86,8 +86,7 @@ class _Dashboard:
     # --- data ---
     def _dataset_names(self, current):
         status = datasets.status(self.data_dir)
-        ready = [n for n, r in status.iterrows() if r["present"] == r["files"] and n in datasets.DATASETS
-                 and not n.endswith("shot")]  # the full RouterBench pickles are sources, not dashboard datasets
+        ready = [n for n, r in status.iterrows() if r["present"] == r["files"] and n in datasets.DATASETS]
         return list(dict.fromkeys([current, *ready]))
 
     def _controls(self) -> list:
