@@ -8,8 +8,8 @@ from routerlib.formatting import cut, dollars, kind_of
 
 def test_units_follow_the_column_names():
     assert [kind_of(c) for c in ("cost_per_1k", "$ per 1k", "share_cheap", "overhead_share_of_cost", "quality",
-                                 "savings_factor_at_95pct_best", "router p95 ms", "escalation_rate", ("x", "aiq"))] == \
-        ["dollars", "dollars", "percent", "percent", "number", "times", "ms", "percent", "number"]
+                                 "savings_factor_at_95pct_best", "router p95 ms", "escalation_rate", ("x", "aiq"), "router_latency_s", "output_tokens_per_s")] == \
+        ["dollars", "dollars", "percent", "percent", "number", "times", "ms", "percent", "number", "seconds", "number"]
 
 
 def test_numbers_are_rounded_with_units():
