@@ -224,8 +224,8 @@ def _drive(notebook: Path, label: str, data_dir: Path, tmp_path: Path, name: str
                     try:
                         page.screenshot(path=str(tmp_path / f"{name}-failure.png"), full_page=True)
                         print(f"failure screenshot: {tmp_path / f'{name}-failure.png'}")
-                    except Exception:
-                        pass
+                    except Exception as e:  # noqa: BLE001  (the failure itself is what matters)
+                        print(f"no failure screenshot: {e}")
                     print(f"voila log tail:\n{_log_tail(log_path)}")
                     raise
             finally:

@@ -3,8 +3,16 @@ import numpy as np
 import pytest
 
 import routerlib.dashboards.cache as dash_cache
-from routerlib.dashboards import (CascadeDashboard, ThresholdDashboard, WillingnessToPayDashboard, cache_info,
-                                  cascade_routers, clear_cache, fmt_dollars, fmt_share)
+from routerlib.dashboards import (
+    CascadeDashboard,
+    ThresholdDashboard,
+    WillingnessToPayDashboard,
+    cache_info,
+    cascade_routers,
+    clear_cache,
+    fmt_dollars,
+    fmt_share,
+)
 from routerlib.routers.registry import LIVE_ONLY
 from routerlib.sweep import assign, outcomes_of
 

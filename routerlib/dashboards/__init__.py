@@ -8,5 +8,16 @@ from .base import CALIBRATION_TOLERANCE, DEFAULT_MIX, fmt_dollars, fmt_share
 from .cache import cache_info, clear_cache
 from .policies import CascadeDashboard, ThresholdDashboard, ThresholdPair, WillingnessToPayDashboard, cascade_routers
 
-__all__ = ["CALIBRATION_TOLERANCE", "CascadeDashboard", "DEFAULT_MIX", "ThresholdDashboard", "ThresholdPair",
-           "WillingnessToPayDashboard", "cache_info", "cascade_routers", "clear_cache", "fmt_dollars", "fmt_share"]
+__all__ = [
+           "CALIBRATION_TOLERANCE",
+           "DEFAULT_MIX",
+           "CascadeDashboard",
+           "ThresholdDashboard",
+           "ThresholdPair",
+           "WillingnessToPayDashboard",
+           "cache_info",
+           "cascade_routers",
+           "clear_cache",
+           "fmt_dollars",
+           "fmt_share",
+]

@@ -312,7 +312,7 @@ class _Dashboard:
         def run(*args):
             try:
                 fn(*args)
-            except Exception as e:  # shown to the user, who can act on it
+            except Exception as e:  # noqa: BLE001  (shown to the user, who can act on it)
                 self.error.value = (f'<div class="rl-error" style="color:#b00"><b>error:</b> '
                                     f'{html.escape(type(e).__name__)}: {html.escape(str(e))}</div>')
         return run
