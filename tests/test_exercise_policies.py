@@ -5,7 +5,7 @@ import pandas as pd
 import pytest
 
 from routerlib.cli import main
-from routerlib.exercises.policies import mix_weights, parse_mix, policy_table, weighted_percentile
+from routerlib.fifty_queries.policies import mix_weights, parse_mix, policy_table, weighted_percentile
 from routerlib.fifty_queries import compare_policies, run_exercise
 
 

@@ -192,7 +192,7 @@ def test_mixes_draw_each_routers_shares_and_the_band():
 # --- every figure function: the kit style, no text over text, nothing off the figure ---
 
 class FakeExercise:
-    """What plot_policy_costs and plot_tier_costs read of an ExerciseResult (fifty_queries.py)."""
+    """What plot_policy_costs and plot_tier_costs read of an ExerciseResult (routerlib.fifty_queries)."""
 
     def __init__(self):
         self.summary = {"n_queries": 50, "router": "llm", "simulated": True}

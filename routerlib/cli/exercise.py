@@ -8,7 +8,7 @@ from .commands import DEFAULT_RUN_LOG, _catalog, _load, _markdown, emit_json
 
 
 def cmd_exercise(args) -> int:
-    from ..exercises.policies import parse_mix
+    from ..fifty_queries.policies import parse_mix
     from ..fifty_queries import exercise_router, run_exercise
     from ..queries import load_queries
 
