@@ -6,6 +6,7 @@ from itertools import pairwise
 import numpy as np
 import pandas as pd
 from matplotlib.lines import Line2D
+from matplotlib.ticker import FuncFormatter
 
 from ..metrics import non_decreasing_convex_hull
 from .style import (
@@ -207,9 +208,10 @@ def plot_mix_curve(curve: pd.DataFrame, simulated: bool = True, ax=None):
         ax[0].plot(g["easy_share"] * 100, g["savings"], marker=".", label=policy, **style)
         ax[1].plot(g["easy_share"] * 100, g["quality"], marker=".", label=policy, **style)
     ax[0].set(yscale="log", xlabel="easy share of traffic (%)", ylabel="savings vs all-expensive (x)")
+    ax[0].yaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}x"))
     ax[1].set(xlabel="easy share of traffic (%)", ylabel=QUALITY)
     for a in ax:
-        a.axvspan(70, 80, color="0.9", zorder=0)  # the material's 70-80% cheap band, for reference
+        a.axvspan(70, 80, color="0.9", zorder=0, label="the material's 70-80% easy traffic")
     title(ax[0], "Savings as easy traffic grows", simulated)
     title(ax[1], "Quality as easy traffic grows", simulated)
     legend_outside(ax[1])
