@@ -91,6 +91,7 @@ def test_switching_back_is_served_from_the_cache(mirror, monkeypatch):
     d.dataset_picker.value = "arena-bench"
     assert loads == ["routellm-gsm8k", "arena-bench"] and len(fits) == 4 and d.error.value == ""
     assert cache_info()["fits"]["hits"] >= 2 and d.name == "arena-bench"
+    assert repr(dash_cache.SPLITS) == f"LRU(size=4, entries=2, hits={dash_cache.SPLITS.hits}, misses=2)"
     clear_cache()
     assert cache_info()["splits"]["entries"] == 0 == cache_info()["fits"]["entries"]
 

@@ -48,6 +48,9 @@ class LRU:
     def info(self) -> dict:
         return {"entries": len(self.items), "size": self.size, "hits": self.hits, "misses": self.misses}
 
+    def __repr__(self):
+        return f"LRU(size={self.size}, entries={len(self.items)}, hits={self.hits}, misses={self.misses})"
+
 
 @dataclass
 class Split:
