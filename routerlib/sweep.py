@@ -78,10 +78,86 @@ def default_thresholds(scores: np.ndarray, n: int = 201) -> np.ndarray:
     return np.r_[qs, np.nextafter(s.max(), np.inf)]
 
 
+class SortedSweep:
+    """Outcomes at any shared threshold from per-tier sums, never re-assigning queries per threshold.
+
+    A query lands on tier k or a cheaper one at threshold t exactly when the running maximum of its scores
+    over tiers 0..k is >= t. Counts and sums over queries are then either a binary search into each tier's
+    running maxima sorted once with prefix sums (`sorted=True`: any thresholds later, as a dashboard needs) or
+    one histogram pass over given thresholds (sweep()). Moving a query down to tier k changes its cost,
+    quality and checks by a fixed amount, so every figure is the all-last-tier total plus those changes.
+    """
+
+    def __init__(self, tt: TierTable, scores: np.ndarray, cost: DecidingCost | None = None, sorted: bool = True):
+        scores = np.asarray(scores, float)
+        if scores.ndim != 2 or scores.shape != (tt.n, len(tt.tiers)):
+            raise ValueError(f"scores must be {tt.n} x {len(tt.tiers)} (queries x tiers), got {scores.shape}")
+        cost = cost or DecidingCost()
+        self.tiers, self.n, self.cascade = list(tt.tiers), tt.n, cost.pays_lower_tiers
+        paid = np.cumsum(tt.cost, axis=1) if self.cascade else np.asarray(tt.cost, float)
+        if cost.checks is not None:
+            paid = paid + np.cumsum(cost.checks, axis=1)
+        quality = np.asarray(tt.quality, float)
+        known = ~np.isnan(quality)
+        columns = [paid, np.where(known, quality, 0.0), known.astype(float)]
+        self.base = np.array([c[:, -1].sum() for c in columns], float)  # everything on the last tier
+        self.extra = float(np.sum(cost.per_query))
+        self.reach = np.fmax.accumulate(scores[:, :-1], axis=1).T.copy()  # (K-1) x n; NaN never reaches
+        self.change = [np.stack([c[:, k] - c[:, k + 1] for c in columns])
+                       for k in range(len(self.tiers) - 1)]  # per tier: 3 x n
+        self.sorted = None
+        if sorted:
+            self.sorted, self.sums = [], []
+            for k, change in enumerate(self.change):
+                order = np.argsort(-self.reach[k])  # NaN last: it never counts
+                self.sorted.append(-self.reach[k][order])
+                self.sums.append(np.concatenate([np.zeros((3, 1)), np.cumsum(change[:, order], axis=1)], axis=1))
+            self.change = None
+
+    def _tier(self, k: int, thresholds: np.ndarray):
+        """Queries reaching tier k or cheaper at each threshold, and the sum of their changes (3 x T)."""
+        if self.sorted is not None:
+            count = np.searchsorted(self.sorted[k], -thresholds, side="right")
+            count[np.isnan(thresholds)] = 0
+            return count, self.sums[k][:, count]
+        grid = np.unique(thresholds[~np.isnan(thresholds)])
+        bins = np.searchsorted(grid, self.reach[k], side="right")  # thresholds each query reaches: grid[:bins]
+        bins[np.isnan(self.reach[k])] = 0
+        per_bin = np.stack([np.bincount(bins, minlength=len(grid) + 1)] +
+                           [np.bincount(bins, weights=w, minlength=len(grid) + 1) for w in self.change[k]])
+        above = np.cumsum(per_bin[:, ::-1], axis=1)[:, ::-1][:, 1:]  # reaching grid[j]: bins > j
+        at = np.searchsorted(grid, thresholds)
+        found = ~np.isnan(thresholds)
+        out = np.zeros((4, len(thresholds)))
+        out[:, found] = above[:, at[found]]
+        return np.round(out[0]).astype(int), out[1:]
+
+    def curve(self, thresholds) -> pd.DataFrame:
+        """Cost, quality and mix at each threshold: the figures of outcomes_of(tt, assign_many(scores, thresholds))."""
+        thresholds = np.atleast_1d(np.asarray(thresholds, float))
+        totals, counts = np.repeat(self.base[:, None], len(thresholds), axis=1), []
+        for k in range(len(self.tiers) - 1):
+            count, sums = self._tier(k, thresholds)
+            counts.append(count)
+            totals = totals + sums
+        spent = totals[0] + self.extra
+        with np.errstate(invalid="ignore", divide="ignore"):
+            quality = totals[1] / np.round(totals[2])
+        at_most = np.column_stack(counts + [np.full(len(thresholds), self.n)])  # queries on tier k or cheaper
+        per_tier = np.diff(at_most, axis=1, prepend=0)
+        out = pd.DataFrame({"cost_usd": spent, "cost_per_1k": spent / self.n * 1000, "quality": quality})
+        for k, tier in enumerate(self.tiers):
+            out[f"share_{tier}"] = per_tier[:, k] / self.n
+        if self.cascade:
+            out["escalation_rate"] = (self.n - per_tier[:, 0]) / self.n
+            out["calls_per_request"] = (per_tier @ np.arange(1, len(self.tiers) + 1)) / self.n
+        return out
+
+
 def sweep(tt: TierTable, scores: np.ndarray, thresholds=None, cost: DecidingCost | None = None) -> pd.DataFrame:
     """The cost-quality curve of a router over thresholds (one threshold shared by every tier)."""
     thresholds = default_thresholds(scores) if thresholds is None else np.asarray(thresholds, float)
-    curve = outcomes_of(tt, assign_many(scores, thresholds), cost)
+    curve = SortedSweep(tt, scores, cost, sorted=False).curve(thresholds)
     curve.insert(0, "threshold", thresholds)
     return curve
 
@@ -121,7 +197,8 @@ def calibrate_mix(scores: np.ndarray, target_mix) -> np.ndarray:
         if want <= 0 or not len(s):
             t = np.inf
         else:
-            t = np.sort(s)[::-1][min(int(round(want)), len(s)) - 1] if want >= 1 else np.inf
+            at = len(s) - min(int(round(want)), len(s))  # the round(want)-th largest, found without a full sort
+            t = np.partition(s, at)[at] if want >= 1 else np.inf
         thresholds.append(t)
         left &= ~(scores[:, k] >= t)
     return np.array(thresholds)

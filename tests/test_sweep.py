@@ -6,8 +6,8 @@ import pytest
 from routerlib.catalog import Catalog
 from routerlib.metrics import aiq, apgr, cost_at_quality, cpt, non_decreasing_convex_hull, pair_curve
 from routerlib.routers.base import DecidingCost
-from routerlib.sweep import (assign, assign_many, calibrate_budget, calibrate_mix, calibrate_quality, single_models,
-                             sweep)
+from routerlib.sweep import (assign, assign_many, calibrate_budget, calibrate_mix, calibrate_quality, outcomes_of,
+                             single_models, sweep)
 from routerlib.tables import TierTable
 
 
@@ -213,3 +213,80 @@ def test_perturbations_keep_the_words():
         assert edited != text
         assert sorted(edited.lower().replace(".", " ").replace(",", " ").split()) != [] and len(edited) >= len(text) - 2
     assert sorted(perturb(text, rng, "clauses").split()) == sorted(text.split())
+
+
+# --- the sorted-cumsum sweep against the per-threshold reference (outcomes_of over assign_many) ---
+
+def random_table(n, k, seed, nan_share=0.0) -> TierTable:
+    rng = np.random.default_rng(seed)
+    quality = rng.integers(0, 3, (n, k)) / 2
+    quality[rng.random((n, k)) < nan_share] = np.nan
+    cost = rng.random((n, k)) * np.logspace(-3, -1, k)
+    prompts = pd.Series([f"q {i}" for i in range(n)], index=[f"q{i}" for i in range(n)])
+    tiers = ["cheap", "mid", "expensive", "frontier"][:k] if k > 2 else ["cheap", "expensive"]
+    return TierTable("random", tiers, [f"m{j}" for j in range(k)], quality, cost, prompts,
+                     np.full((n, k), "a", dtype=object), np.full(n, 5.0), False, None)
+
+
+@pytest.mark.parametrize("k", [2, 3, 4])
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_sorted_sweep_equals_reassigning_per_threshold(k, seed):
+    rng = np.random.default_rng(100 + seed)
+    n = 300
+    tt = random_table(n, k, seed, nan_share=0.05 if seed == 2 else 0.0)
+    scores = np.column_stack([np.round(rng.random((n, k - 1)), 1), np.ones(n)])  # many ties on a 0.1 grid
+    if seed == 1:
+        scores[rng.random((n, k)) < 0.05] = np.nan
+    thresholds = np.r_[np.round(np.linspace(-0.1, 1.1, 25), 1), np.inf, -np.inf, 0.35]
+    checks = np.column_stack([rng.random((n, k - 1)) * 1e-4, np.zeros(n)])
+    costs = [None, DecidingCost(per_query=rng.random(n) * 1e-4),
+             DecidingCost(checks=checks, pays_lower_tiers=True), DecidingCost(pays_lower_tiers=True)]
+    for cost in costs:
+        with np.errstate(all="ignore"), _no_check():
+            expected = outcomes_of(tt, assign_many(scores, thresholds), cost)
+        got = sweep(tt, scores, thresholds, cost).drop(columns="threshold")
+        assert list(got.columns) == list(expected.columns)
+        shares = [c for c in got if c.startswith("share_") or c in ("escalation_rate", "calls_per_request")]
+        assert np.array_equal(got[shares].to_numpy(), expected[shares].to_numpy())  # the decisions, exactly
+        np.testing.assert_allclose(got.to_numpy(float), expected.to_numpy(float), rtol=1e-12, atol=1e-15)
+
+
+def _no_check():
+    import contextlib
+    import warnings
+    stack = contextlib.ExitStack()
+    stack.enter_context(warnings.catch_warnings())
+    warnings.simplefilter("ignore")
+    return stack
+
+
+def test_calibrate_mix_is_unchanged_by_partitioning():
+    rng = np.random.default_rng(7)
+    scores = np.column_stack([np.round(rng.random((2000, 3)), 2), np.ones(2000)])
+    target = [0.5, 0.2, 0.2, 0.1]
+    expected, left = [], np.ones(2000, bool)
+    for k in range(3):  # the sort-everything reference
+        s = scores[left, k]
+        t = np.sort(s)[::-1][min(int(round(target[k] * 2000)), len(s)) - 1]
+        expected.append(t)
+        left &= ~(scores[:, k] >= t)
+    assert calibrate_mix(scores, target).tolist() == expected
+
+
+@pytest.mark.parametrize("k", [2, 3, 4])
+def test_presorted_sweep_equals_the_one_pass_sweep(k):
+    from routerlib.sweep import SortedSweep
+    rng = np.random.default_rng(k)
+    tt = random_table(500, k, k, nan_share=0.02)
+    scores = np.column_stack([np.round(rng.random((500, k - 1)), 1), np.ones(500)])
+    scores[rng.random((500, k)) < 0.03] = np.nan
+    thresholds = np.r_[np.round(np.linspace(-0.1, 1.1, 25), 1), np.inf, np.nan, 0.35]
+    for cost in (None, DecidingCost(checks=np.full((500, k), 1e-5), pays_lower_tiers=True)):
+        one = SortedSweep(tt, scores, cost, sorted=False).curve(thresholds)
+        pre = SortedSweep(tt, scores, cost, sorted=True).curve(thresholds[::-1])[::-1].reset_index(drop=True)
+        with _no_check():
+            ref = outcomes_of(tt, assign_many(scores, thresholds), cost)
+        assert np.array_equal(one.filter(like="share_").to_numpy(), ref.filter(like="share_").to_numpy())
+        assert np.array_equal(pre.filter(like="share_").to_numpy(), ref.filter(like="share_").to_numpy())
+        np.testing.assert_allclose(one.to_numpy(float), ref.to_numpy(float), rtol=1e-12, atol=1e-15)
+        np.testing.assert_allclose(pre.to_numpy(float), ref.to_numpy(float), rtol=1e-12, atol=1e-15)

@@ -18,7 +18,7 @@ from .. import datasets
 
 # key: (target, "max" or "min"); the mission quotes ~5 ms for a classifier router
 TARGETS = {"classifier_route_p50_ms": (0.5, "max"), "rules_route_p50_ms": (0.05, "max"),
-           "sweep_200x14k_s": (0.2, "max"), "widget_update_p50_ms": (100.0, "max"),
+           "sweep_200x14k_s": (0.01, "max"), "widget_update_p50_ms": (100.0, "max"),
            "notebooks_total_s": (120.0, "max"), "exercise_wall_s": (5.0, "max"), "dashboard_switch_s": (1.0, "max"),
            "serve_requests_per_s": (200.0, "min")}
 ROUTE_DATASET, SWEEP_DATASET = "arena-bench", "routellm-mmlu"
