@@ -132,7 +132,7 @@ class SortedSweep:
         out[:, found] = above[:, at[found]]
         return np.round(out[0]).astype(int), out[1:]
 
-    def curve(self, thresholds) -> pd.DataFrame:
+    def curve(self, thresholds, with_thresholds: bool = False) -> pd.DataFrame:
         """Cost, quality and mix at each threshold: the figures of outcomes_of(tt, assign_many(scores, thresholds))."""
         thresholds = np.atleast_1d(np.asarray(thresholds, float))
         totals, counts = np.repeat(self.base[:, None], len(thresholds), axis=1), []
@@ -145,21 +145,19 @@ class SortedSweep:
             quality = totals[1] / np.round(totals[2])
         at_most = np.column_stack(counts + [np.full(len(thresholds), self.n)])  # queries on tier k or cheaper
         per_tier = np.diff(at_most, axis=1, prepend=0)
-        out = pd.DataFrame({"cost_usd": spent, "cost_per_1k": spent / self.n * 1000, "quality": quality})
-        for k, tier in enumerate(self.tiers):
-            out[f"share_{tier}"] = per_tier[:, k] / self.n
+        out = {"threshold": thresholds} if with_thresholds else {}
+        out.update({"cost_usd": spent, "cost_per_1k": spent / self.n * 1000, "quality": quality})
+        out.update({f"share_{tier}": per_tier[:, k] / self.n for k, tier in enumerate(self.tiers)})
         if self.cascade:
             out["escalation_rate"] = (self.n - per_tier[:, 0]) / self.n
             out["calls_per_request"] = (per_tier @ np.arange(1, len(self.tiers) + 1)) / self.n
-        return out
+        return pd.DataFrame(out)
 
 
 def sweep(tt: TierTable, scores: np.ndarray, thresholds=None, cost: DecidingCost | None = None) -> pd.DataFrame:
     """The cost-quality curve of a router over thresholds (one threshold shared by every tier)."""
     thresholds = default_thresholds(scores) if thresholds is None else np.asarray(thresholds, float)
-    curve = SortedSweep(tt, scores, cost, sorted=False).curve(thresholds)
-    curve.insert(0, "threshold", thresholds)
-    return curve
+    return SortedSweep(tt, scores, cost, sorted=False).curve(thresholds, with_thresholds=True)
 
 
 def single_models(tt: TierTable) -> pd.DataFrame:
