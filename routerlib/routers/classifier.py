@@ -45,10 +45,13 @@ class TextFeatures:
     def _build(self, texts, stats_texts, fit: bool):
         from scipy import sparse
 
+        from . import batch
+
         texts = [str(t) for t in texts]
-        parts = [self.vectorizer_.fit_transform(texts) if fit else self.vectorizer_.transform(texts)]
+        parts = [self.vectorizer_.fit_transform(texts) if fit else batch.tfidf(self.vectorizer_, texts)]
         if self.use_stats:
-            stats = text_stats(texts if stats_texts is None else stats_texts)
+            stats_texts = texts if stats_texts is None else [str(t) for t in stats_texts]
+            stats = text_stats(stats_texts) if fit else batch.text_stats(stats_texts)
             parts.append(sparse.csr_matrix(self.scaler_.fit_transform(stats) if fit else self.scaler_.transform(stats)))
         if self.embedder is not None:
             parts.append(sparse.csr_matrix(np.asarray(self.embedder(texts), float)))
@@ -146,6 +149,12 @@ class ClassifierRouter(Router):
 
     def tier_scores(self, tt) -> np.ndarray:
         return self.predict_proba(tt.prompts)
+
+    def tiers_of(self, texts, thresholds=None) -> np.ndarray:
+        """Batch routing: the tier route() would pick for each text, without a Decision per query."""
+        from .base import first_reaching
+        return np.array(list(self.tier_models()))[first_reaching(self.predict_proba(texts),
+                                                                 self.threshold_vector(thresholds))]
 
     def query_scores(self, query) -> np.ndarray:
         return self.predict_proba_one(query.text)
