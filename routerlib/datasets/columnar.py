@@ -25,7 +25,7 @@ def _read(path: Path, columns=None) -> dict:
         import pyarrow.csv as pcsv
         table = pcsv.read_csv(path, convert_options=pcsv.ConvertOptions(
             include_columns=columns, include_missing_columns=False, column_types={"query_id": pa.string()}))
-    return {name: table.column(name).combine_chunks() for name in table.column_names}
+    return {name: table.column(name) for name in table.column_names}
 
 
 def _numbers(col, name: str, where) -> np.ndarray:
@@ -39,7 +39,9 @@ def _numbers(col, name: str, where) -> np.ndarray:
 def _codes(col):
     """Integer codes of a column and its distinct values, in order of first appearance."""
     import pyarrow.compute as pc
-    encoded = pc.dictionary_encode(col.cast("string") if not str(col.type).startswith("dictionary") else col)
+    if str(col.type).startswith("dictionary"):
+        col = col.cast(col.type.value_type)
+    encoded = pc.dictionary_encode(col.combine_chunks() if hasattr(col, "combine_chunks") else col)
     return encoded.indices.to_numpy(zero_copy_only=False).astype(np.int64), encoded.dictionary
 
 
@@ -100,7 +102,7 @@ def load_log(outcomes, prompts=None, catalog: Catalog | None = None, tiers: dict
         tokens[q_code[first]] = _numbers(cols.pop("prompt_tokens"), "prompt_tokens", path)[first]
     keep = ~(np.isnan(grid["quality"]).any(axis=1) | np.isnan(grid["cost"]).any(axis=1))
     query_ids = pd.Index(ids.cast("string").to_pandas(), name="query_id")
-    text = _prompts(Path(prompts), query_ids) if prompts is not None else pd.Series(query_ids, index=query_ids)
+    text = _prompts(Path(prompts), ids, query_ids) if prompts is not None else pd.Series(query_ids, index=query_ids)
     notes = [] if keep.all() else [f"left out {int((~keep).sum())} of {n} queries with no recorded quality or cost "
                                    "for a tier model"]
     names = [(t if (t := (tiers or {}).get(m)) else catalog.get(m).tier) for m in placed]
@@ -108,13 +110,18 @@ def load_log(outcomes, prompts=None, catalog: Catalog | None = None, tiers: dict
                      np.full((int(keep.sum()), k), None, dtype=object), tokens[keep], False, catalog, notes)
 
 
-def _prompts(path: Path, query_ids: pd.Index) -> pd.Series:
+def _prompts(path: Path, log_ids, query_ids: pd.Index) -> pd.Series:
     """Prompt text per query id (empty where the prompts file lacks one)."""
     cols = _read(path, ["query_id", "prompt"])
     if "prompt" not in cols or "query_id" not in cols:
         raise DataFormatError(f"{path}: a prompts file needs columns query_id and prompt")
     import pyarrow as pa
     import pyarrow.compute as pc
-    where = pd.Index(cols["query_id"].cast("string").to_pandas()).get_indexer(query_ids)
-    taken = pc.fill_null(cols["prompt"].cast("string").take(pa.array(where, pa.int64(), mask=where < 0)), "")
-    return pd.Series(taken.to_pandas(), index=query_ids, name="prompt")  # Arrow-backed text: no str per prompt
+    ids = cols["query_id"].cast("string")
+    prompt = cols["prompt"].cast(cols["prompt"].type if "string" in str(cols["prompt"].type) else "string")
+    if len(ids) == len(log_ids) and ids.equals(pa.chunked_array([log_ids.cast("string")])):
+        taken = pc.fill_null(prompt, "")  # the same queries in the same order: no join
+    else:
+        where = pd.Index(ids.to_pandas()).get_indexer(query_ids)
+        taken = pc.fill_null(prompt.take(pa.array(where, pa.int64(), mask=where < 0)), "")
+    return pd.Series(taken.to_pandas().array, index=query_ids, name="prompt")  # Arrow-backed text: no str per prompt
