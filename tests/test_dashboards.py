@@ -160,3 +160,14 @@ def test_cascade_dashboard_lists_cascades_only_and_reports_escalation(mirror):
         CascadeDashboard("arena-bench", router="classifier", data_dir=mirror)
     assert "CascadeDashboard(dataset='arena-bench', router='cascade-verifier'" in repr(c)
     assert np.isfinite(c.curve[0]).all()
+
+
+def test_one_threshold_steps_read_presorted_sums_with_the_same_figures(mirror):
+    for cls, router in ((ThresholdDashboard, "random"), (CascadeDashboard, cascade_routers()[0])):
+        d = cls("routellm-gsm8k", router=router, data_dir=mirror)
+        assert d.sorted_sweep is not None
+        for value in (0.0, 0.25, 0.5, 0.77, 1.0):
+            fast = d.metrics_at(value)
+            slow = outcomes_of(d.test, assign(d.scores, value)[None, :], d.cost).iloc[0]
+            for key, v in slow.items():
+                assert fast[key] == pytest.approx(v, rel=1e-12, abs=1e-15), key

@@ -205,10 +205,14 @@ class _Dashboard:
         lo, hi = self._control_range()
         if not all(lo <= v <= hi for v in np.atleast_1d(value)):
             raise ValueError(f"setting {value} is outside the control's range {lo}-{hi}")
-        row = outcomes_of(self.test, self.assignment(value)[None, :], self.cost).iloc[0].to_dict()
+        row = self.outcomes_at(value)
         row["savings_factor"] = self.singles["cost_per_1k"].iloc[-1] / row["cost_per_1k"]
         row["quality_retained"] = row["quality"] / self.singles["quality"].max()
         return row
+
+    def outcomes_at(self, value) -> dict:
+        """Cost, quality and mix at a control value (outcomes_of the assignment, unless a dashboard knows faster)."""
+        return outcomes_of(self.test, self.assignment(value)[None, :], self.cost).iloc[0].to_dict()
 
     def _control_range(self):
         return self.control.min, self.control.max

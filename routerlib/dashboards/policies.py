@@ -6,7 +6,7 @@ import numpy as np
 import traitlets
 
 from ..routers import names
-from ..sweep import assign, assign_many, calibrate_mix, default_thresholds, outcomes_of, sweep
+from ..sweep import SortedSweep, assign, assign_many, calibrate_mix, default_thresholds, outcomes_of, sweep
 from .base import _Dashboard, fmt_dollars, fmt_share, shares
 
 STYLE = {"description_width": "initial"}
@@ -79,6 +79,15 @@ class ThresholdDashboard(_Dashboard):
     def assignment(self, value) -> np.ndarray:
         return assign(self.scores, value)
 
+    def _prepare(self):
+        """One shared threshold: scores sorted once with prefix sums, so a step costs a binary search per tier."""
+        self.sorted_sweep = SortedSweep(self.test, self.scores, self.cost) if self._single() else None
+
+    def outcomes_at(self, value) -> dict:
+        if self.sorted_sweep is None:
+            return super().outcomes_at(value)
+        return self.sorted_sweep.curve([float(np.atleast_1d(value)[0])]).iloc[0].to_dict()
+
     def reference_curve(self):
         if self._single():
             curve = sweep(self.test, self.scores, np.unique(np.clip(default_thresholds(self.scores), 0, 1)), self.cost)
@@ -95,7 +104,7 @@ class ThresholdDashboard(_Dashboard):
         exact = np.nan_to_num(calibrate_mix(s, target), posinf=1.0)  # exact where the scores allow, then searched
         if self._single():
             t = _candidates(s[:, 0], 201, exact[:1])
-            mixes = shares(assign_many(s, t), len(target))
+            mixes = self.sorted_sweep.curve(t).filter(like="share_").to_numpy()  # = shares(assign_many(s, t))
             best = int(np.abs(mixes - target).sum(axis=1).argmin())
             setting, reached = float(t[best]), mixes[best]
         else:
