@@ -25,7 +25,7 @@ TARGETS = {"classifier_route_p50_ms": (0.5, "max"), "rules_route_p50_ms": (0.05,
            "log_1m_calibrate_s": (1.0, "max"), "log_1m_dashboard_update_ms": (100.0, "max"),
            "log_1m_peak_rss_mb": (2000.0, "max")}
 ROUTE_DATASET, SWEEP_DATASET = "arena-bench", "routellm-mmlu"
-NOTEBOOKS = Path(__file__).resolve().parent.parent / "notebooks"
+NOTEBOOKS = Path(__file__).resolve().parents[2] / "notebooks"  # the checkout's notebooks/, beside routerlib/
 
 
 def machine() -> dict:
