@@ -160,8 +160,8 @@ def policy_table(frames: dict, tiers: list, mix: dict | None = None, references=
     keeps = [single[single["quality"] >= q - 1e-12]["cost_per_request_usd"].idxmin()
              if (single["quality"] >= q - 1e-12).any() else "" for q in table["quality"]]
     table["cheapest_tier_keeping_quality"] = keeps
-    table["savings_vs_that_tier"] = [single.at[k, "cost_per_request_usd"] / c if k else np.nan
-                                     for k, c in zip(keeps, table["cost_per_request_usd"])]
+    table["savings_vs_that_tier"] = [single.at[k, "cost_per_request_usd"] / c if k and c > 0 else np.nan
+                                     for k, c in zip(keeps, table["cost_per_request_usd"])]  # free (0 $) has no ratio
     deployable = [p for p in table.index if p not in references]
     dom = dict(zip(deployable, _dominated_by(deployable, table.loc[deployable, "cost_per_request_usd"],
                                              table.loc[deployable, "quality"])))
