@@ -47,7 +47,13 @@ def test_check_rule_right():
     assert v.ok, v
 
 
-@pytest.mark.parametrize("pattern, why", [(None, "no rule"), ("(", "not a valid"), (r"cos", "wrong tier"),
+def test_check_rule_says_the_tier_is_wrong_when_the_pattern_matches():
+    """It used to say 'widen the pattern' when the pattern matched and only the tier was wrong."""
+    v = check_rule(r"\b(sin|cos|tan)\b", "cheap", SHOULD, UNCHANGED)
+    assert not v.ok and "set the tier to 'mid'" in v.message and "Widen" not in v.message, v
+
+
+@pytest.mark.parametrize("pattern, why", [(None, "no rule"), ("(", "not a valid"), (r"cos", "does not match"),
                                           (r"sin|cos|tan", "leave alone")])
 def test_check_rule_wrong(pattern, why):
     v = check_rule(pattern, "mid", SHOULD, UNCHANGED)
@@ -71,6 +77,14 @@ def test_check_tier_map():
     lossy = check_tier_map(tt, {**DEFAULT_TIER_MAP, "code_generation": "cheap", "math": "cheap"}, 0.7)
     assert not lossy.ok and "quality falls" in lossy.message
     assert "lacks" in check_tier_map(tt, {"math": "cheep"}, 0.7).message
+
+
+def test_check_tier_map_refuses_everything_on_cheap():
+    """All-cheap used to pass wherever its quality loss fit the tolerance: it is no routing map."""
+    prompts = ["Write a Python function to sort"] * 6 + ["Calculate the integral of x"] * 2
+    tt = synthetic(prompts, [[1, 1, 1]] * 6 + [[0.9, 1, 1]] * 2)
+    v = check_tier_map(tt, {k: "cheap" for k in DEFAULT_TIER_MAP}, 0.5, tolerance=0.10)
+    assert not v.ok and "not a routing map" in v.message, v
 
 
 # --- notebook 04: thresholds for a mix, a classifier feature ---
