@@ -127,6 +127,13 @@ def test_check_classifier_feature_right():
     assert v.numbers["apgr_after"] >= v.numbers["apgr_before"] - 0.02
 
 
+def test_check_classifier_feature_does_not_call_noise_a_gain():
+    """A change within the noise used to read as a plain 'Right' that the feature fits: it shows no gain."""
+    tt = _difficulty_table()
+    v = check_classifier_feature(count_numbers, tt.take(np.arange(40)), tt.take(np.arange(40, 80)), tolerance=1.0)
+    assert v.ok and "does not show the feature helps" in v.message, v
+
+
 @pytest.mark.parametrize("feature, why", [
     (lambda texts: [len(t) for t in texts], "one row per text"),
     (lambda texts: np.random.default_rng(0).random((len(texts), 1)), "position"),
@@ -262,3 +269,18 @@ def test_check_classifier_feature_sees_texts_past_the_first_fifty():
     v = check_classifier_feature(lambda texts: np.zeros((len(texts), 0)), tt.take(np.arange(40)),
                                  tt.take(np.arange(40, 80)))
     assert not v.ok and "no columns" in v.message, v
+
+
+def test_exercise_checks_score_what_the_learner_may_tune_on():
+    """Notebook 04's threshold exercises used to calibrate on the test scores, and 03's map was scored on the
+    prompts it was tuned on: the checks must read train (out-of-fold) scores, and score the map on held-out prompts."""
+    import nbformat
+    from conftest import REPO
+    for name in ("04_classifier", "04_classifier_solutions", "03_rules", "03_rules_solutions"):
+        nb = nbformat.read(REPO / "notebooks" / f"{name}.ipynb", as_version=4)
+        checks = [c.source for c in nb.cells if c.cell_type == "code" and c.source.startswith("check_")]
+        for src in checks:
+            if src.startswith("check_threshold_for_mix"):
+                assert src.split("(")[1].split(",")[0] in ("oof", "mix_oof"), f"{name}: {src}"
+            if src.startswith("check_tier_map"):
+                assert src.split("(")[1].split(",")[0] == "ex_test", f"{name}: {src}"
