@@ -16,7 +16,7 @@ from .routers.base import DEFAULT_THRESHOLD
 from .routers.classifier import ClassifierRouter
 from .sweep import (assign, calibrate_budget, calibrate_mix, calibrate_quality, out_of_fold_scores, outcomes_of,
                     single_models, sweep)
-from .tables import GOOD_ENOUGH, OutcomeTable, TierTable, train_test
+from .tables import GOOD_ENOUGH, OutcomeTable, TierTable, label_tiers, train_test
 
 QUALITY_TARGET = 0.95  # share of the best single model's quality for the cost-at-quality figure
 MIN_GAP = 0.02  # strong minus weak quality below this: APGR and CPT divide by almost nothing, so they are null
@@ -295,3 +295,27 @@ def mix_transfer(table: OutcomeTable, target=None, seed: int = 0, catalog=None) 
     return {"dataset": table.name, "train": train.n, "test": test.n, "tiers": test.tiers,
             "target": target.tolist(), "reached": reached.round(4).tolist(),
             "max_miss_points": float(np.abs(reached - target).max() * 100)}
+
+
+def band_check(table: OutcomeTable, catalog=None, seed: int = 0) -> list[dict]:
+    """The material's target band against the data, on every query (upper bounds: these policies know the outcomes).
+
+    Rows: the label oracle (each query to its cheapest good-enough tier), and the oracle's ordering (upgrades
+    by quality gained per dollar) forced to the band's mix (MIX_TARGETS: 70/30 for two tiers, 75/20/5 for
+    three) and, with two tiers, to the band's 5% expensive share (95/5). Each with its savings against
+    all-expensive and the share of the best tier's mean quality it keeps (over 100: per-query picks beat any one tier).
+    """
+    from .routers.baselines import OracleRouter
+    tt = TierTable.from_table(table, catalog)
+    scores, k = OracleRouter(seed).tier_scores(tt), len(tt.tiers)
+    runs = {"label oracle (cheapest good-enough tier)": label_tiers(tt)}
+    for target in [MIX_TARGETS.get(k, [1 / k] * k)] + ([[0.95, 0.05]] if k == 2 else []):
+        name = "oracle forced to " + "/".join(f"{100 * s:.0f}" for s in target)
+        runs[name] = assign(scores, calibrate_mix(scores, target))
+    all_top, best = tt.cost[:, -1].mean() * 1000, float(np.nanmax(np.nanmean(tt.quality, axis=0)))
+    rows = []
+    for name, a in runs.items():
+        r = outcomes_of(tt, a[None, :]).iloc[0]
+        rows.append({"dataset": table.name, "policy": name, "tiers": "/".join(tt.tiers), "mix %": "/".join(f"{100 * r[f'share_{t}']:.0f}" for t in tt.tiers),
+                     "savings x": float(all_top / r["cost_per_1k"]), "% of best quality": round(float(100 * r["quality"] / best), 1)})
+    return rows

@@ -177,3 +177,12 @@ def optimal_cost_ratio(assignment, quality, cost, good_enough: float, deciding_u
     best = cost[rows, optimal_tiers(quality, cost, good_enough)].sum()
     spent = cost[rows, np.asarray(assignment)].sum() + deciding_usd
     return float(min(1.0, best / spent)) if spent > 0 else 1.0
+
+
+def dominated(cost, quality) -> np.ndarray:
+    """Per option, the index of the cheapest other option that costs less with at least its quality (or costs no
+    more with more quality), else -1."""
+    c, q = np.asarray(cost, float)[:, None], np.asarray(quality, float)[:, None]
+    beats = ((c.T < c) & (q.T >= q)) | ((c.T <= c) & (q.T > q))  # [i, j]: j dominates i
+    cheapest = np.argmin(np.where(beats, c.T, np.inf), axis=1)
+    return np.where(beats.any(axis=1), cheapest, -1)

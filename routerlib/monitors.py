@@ -94,11 +94,30 @@ class OverRoutingMonitor(_WindowMonitor):
 
     def _window(self, part, where, span):
         shares = part["tier"].value_counts(normalize=True)
+        need = self._need(part)
         for tier in list(self.band)[1:]:
             share, top = float(shares.get(tier, 0.0)), self.band[tier][1] + self.slack
             if share > top:
                 yield self._alert(span, share, top, f"{where}: {share:.0%} went to {tier} (target at most "
-                                                    f"{self.band[tier][1]:.0%}); calibrate thresholds to the target mix")
+                                                    f"{self.band[tier][1]:.0%}); " + self._why(part, need))
+
+    @staticmethod
+    def _need(part):
+        """Share of graded requests the cheap tier fails (column `cheap_ok`, NaN where ungraded), or None."""
+        graded = part["cheap_ok"].dropna() if "cheap_ok" in part else pd.Series(dtype=float)
+        return None if graded.empty else 1.0 - float(graded.astype(float).mean())
+
+    def _why(self, part, need) -> str:
+        """Tell a timid threshold (mix shift) from traffic that got harder, where a graded sample says which."""
+        if need is None:
+            return "calibrate thresholds to the target mix (or grade a sample, column cheap_ok, to tell why)"
+        up = 1.0 - float((part["tier"] == list(self.band)[0]).mean())
+        if up <= need + self.slack:
+            return (f"harder traffic, not a timid threshold: {up:.0%} went above cheap and the cheap tier fails on "
+                    f"{need:.0%} of graded requests; the dearer tiers are earning it, so check the budget rather "
+                    "than recalibrate to the mix")
+        return (f"over-routing: {up:.0%} went above cheap while the cheap tier fails on only {need:.0%} of graded "
+                "requests; calibrate thresholds (to a quality floor, or the target mix)")
 
     def __repr__(self):
         return f"OverRoutingMonitor(window={self.window}, slack={self.slack})"
@@ -176,7 +195,8 @@ def traffic_of(tt, assignment, router_latency_s=0.0, router_cost_usd=0.0, cascad
         "router_latency_s": np.broadcast_to(router_latency_s, tt.n).astype(float),
         "router_cost_usd": np.broadcast_to(router_cost_usd, tt.n).astype(float) + (
             (paid[rows, a] - tt.cost[rows, a]) if cascade else 0.0),
-        "escalated": a > 0 if cascade else np.zeros(tt.n, bool)}, index=tt.prompts.index)
+        "escalated": a > 0 if cascade else np.zeros(tt.n, bool),
+        "cheap_ok": tt.good()[:, 0]}, index=tt.prompts.index)  # recorded data: every request graded
     if seed is not None:
         traffic = traffic.iloc[np.random.default_rng(seed).permutation(tt.n)]
     return traffic

@@ -262,3 +262,16 @@ def test_compare_adds_every_single_model(tables):
     reach = singles["max_quality"] >= 0.95 * best
     assert singles.loc[reach, "cost_per_1k_at_95pct_best"].notna().all()
     assert singles.loc[~reach, "cost_per_1k_at_95pct_best"].isna().all() and singles["apgr"].isna().all()
+
+
+def test_band_check_rows_are_consistent():
+    """The label oracle's mix is what the outcomes support; forcing the band hits the band's mix exactly."""
+    from conftest import mirror_dir
+    if mirror_dir() is None:
+        pytest.skip("needs the recorded data (ROUTERLIB_DATA_DIR)")
+    from routerlib.evaluate import band_check
+    rows = band_check(datasets.load("arena-bench", mirror_dir()))
+    assert [r["policy"] for r in rows] == ["label oracle (cheapest good-enough tier)", "oracle forced to 70/30",
+                                           "oracle forced to 95/5"]
+    assert rows[1]["mix %"] == "70/30" and rows[2]["mix %"] == "95/5"
+    assert rows[2]["savings x"] > rows[1]["savings x"] and rows[2]["% of best quality"] < rows[1]["% of best quality"]

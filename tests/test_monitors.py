@@ -62,3 +62,13 @@ def test_failure_scenarios_on_recorded_data():
     for name, alerts in fired.items():
         if name.startswith("mitigated"):
             assert alerts == set(), name
+
+
+def test_over_routing_tells_a_timid_threshold_from_harder_traffic():
+    """The same mix shift reads differently when a graded sample (cheap_ok) says how often cheap fails."""
+    t = traffic(cheap=0.2, mid=0.2)
+    timid = t.assign(cheap_ok=np.arange(len(t)) % 10 != 0)  # cheap fails on 10%, yet 80% went above it
+    harder = t.assign(cheap_ok=np.arange(len(t)) % 10 < 2)  # cheap fails on 80%: the dearer tiers earn it
+    assert "over-routing" in OverRoutingMonitor().check(timid)[0].message
+    assert "harder traffic" in OverRoutingMonitor().check(harder)[0].message
+    assert "grade a sample" in OverRoutingMonitor().check(t)[0].message

@@ -156,7 +156,7 @@ def _stale_dollar_figures(nb) -> list:
 def test_notebook_executes_offline(path: Path, monkeypatch):
     monkeypatch.setenv("OPENAI_API_KEY", SECRET)  # present, but offline mode must never show it
     monkeypatch.delenv("OPENAI_BASE_URL", raising=False)
-    monkeypatch.setenv("MPLBACKEND", "module://matplotlib_inline.backend_inline")  # as in Jupyter
+    monkeypatch.delenv("MPLBACKEND", raising=False)  # ipykernel then picks its inline backend, as in Jupyter
     nb = nbformat.read(path, as_version=4)
     if nb.metadata.get("routerlib", {}).get("needs_data"):
         if mirror_dir() is None:

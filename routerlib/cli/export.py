@@ -131,8 +131,6 @@ def execute(nb, folder: Path, data_dir: str | None = None, timeout: int = 600):
     from nbclient.exceptions import CellExecutionError
 
     env = dict(os.environ, ROUTERLIB_OFFLINE="1", MPLBACKEND=MPLBACKEND, PYTHONUNBUFFERED="1")
-    package_root = str(Path(__file__).resolve().parents[2])  # the kernel imports the routerlib exporting
-    env["PYTHONPATH"] = os.pathsep.join([package_root, *filter(None, [os.environ.get("PYTHONPATH")])])
     if data_dir:
         env["ROUTERLIB_DATA_DIR"] = str(Path(data_dir).resolve())
     client = NotebookClient(nb, timeout=timeout, kernel_name="python3", store_widget_state=True,

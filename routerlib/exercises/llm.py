@@ -11,13 +11,44 @@ from ..routers.llm import LLMRouter
 from . import not_yet, right
 
 
-def check_min_accuracy(table, accuracy, grid, against: str = "classifier", seed: int = 0):
-    """Is `accuracy` the least on `grid` at which the SIMULATED LLM router saves more than `against` at 95%?"""
+def least_accuracy(table, grid, against: str = "classifier", seed: int = 0):
+    """The least grid accuracy at which the SIMULATED LLM router saves more than `against` at 95% (None if none)."""
+    key = "savings_factor_at_95pct_best"
+    bar = _or_zero(evaluate_router(table, against, seed=seed, deployable=False).metrics[key])
+    for a in sorted(grid):
+        if _or_zero(evaluate_router(table, "llm", seed=seed, router_accuracy=a, deployable=False).metrics[key]) > bar:
+            return a
+    return None
+
+
+def check_min_accuracy(table, accuracy, grid, against: str = "classifier", seed: int = 0, seeds=None):
+    """Is `accuracy` the least on `grid` at which the SIMULATED LLM router saves more than `against` at 95%?
+
+    With `seeds`, the split matters: any accuracy between the least and the greatest of the per-split
+    answers is accepted, and the verdict says how the splits disagree.
+    """
     grid = sorted(grid)
     on_grid = [g for g in grid if _is_number(accuracy) and np.isclose(accuracy, g)]  # 0.1 * 6 is 0.6 here
     if not on_grid:
         return not_yet(f"pick one of the grid values {[round(g, 3) for g in grid]}; got {accuracy!r}")
     accuracy = on_grid[0]
+    if seeds is not None:
+        per_split = {s: least_accuracy(table, grid, against, s) for s in seeds}
+        found = [a for a in per_split.values() if a is not None]
+        text = ", ".join(f"split {s}: {a if a is not None else 'none'}" for s, a in per_split.items())
+        if not found:
+            return not_yet(f"on no split does any grid accuracy beat {against} ({text}); nothing to pick",
+                           per_split=per_split)
+        lo, hi = min(found), max(found)
+        if accuracy < lo:
+            return not_yet(f"{accuracy:g} is too low: on every split the LLM router needs at least {lo:g} to save "
+                           f"more than {against} ({text}; SIMULATED ratings); go up the grid", per_split=per_split)
+        if accuracy > hi:
+            return not_yet(f"{accuracy:g} is more than needed: on every split a less accurate router already saves "
+                           f"more than {against} ({text}; SIMULATED ratings); go down the grid", per_split=per_split)
+        return right(f"{accuracy:g} is within what the splits give ({text}; SIMULATED ratings): the least accuracy "
+                     f"is {lo:g}-{hi:g} depending on the split, so one split's answer is not the answer",
+                     per_split=per_split)
     key = "savings_factor_at_95pct_best"
     bar = _or_zero(evaluate_router(table, against, seed=seed, deployable=False).metrics[key])
     saves = {}
@@ -60,5 +91,10 @@ def check_rating_calls(stream, answer, seed: int = 0):
     if answer == len({q.text for q in stream}):
         return not_yet("that counts texts exactly as written; the cache key is normalised first (lower case, "
                        "runs of spaces made one), so texts that differ only there share one call", calls=calls)
-    return not_yet(f"{answer!r} is not it; normalise each text (routerlib.routers.llm.normalise) and count "
-                   "the distinct keys", calls=calls)
+    if answer > calls:
+        return not_yet(f"{answer!r} is too many: some texts you counted apart share one cache key once normalised "
+                       "(lower case, runs of spaces made one, ends trimmed), so the router rates them once; normalise "
+                       "each text (routerlib.routers.llm.normalise) and count the distinct keys", calls=calls)
+    return not_yet(f"{answer!r} is too few: texts that differ inside, in punctuation or in spaces between words "
+                   "(e.g. '2+2' and '2 + 2', '.' and '!'), keep separate cache keys and each costs a rating call; "
+                   "normalise each text (routerlib.routers.llm.normalise) and count the distinct keys", calls=calls)

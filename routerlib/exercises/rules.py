@@ -34,10 +34,17 @@ def check_rule(pattern, tier: str, should_route: dict, unchanged, tt: TierTable 
         return not_yet(f"tier {tier!r} is not one of {tiers}")
     texts = list(should_route)
     got = rule_tiers(texts, pattern, tier, catalog)
-    missed = [f"{t[:50]!r} -> {g} (want {should_route[t]})" for t, g in zip(texts, got) if g != should_route[t]]
-    if missed:
-        return not_yet(f"{len(missed)} of {len(texts)} examples go to the wrong tier: {'; '.join(missed)}. "
-                       "Widen the pattern to match them (test it with re.search)")
+    rx = re.compile(pattern, re.IGNORECASE)
+    wrong = [(t, g) for t, g in zip(texts, got) if g != should_route[t]]
+    matched = [f"{t[:50]!r} -> {g} (want {should_route[t]})" for t, g in wrong if rx.search(t)]
+    unmatched = [f"{t[:50]!r} -> {g} (want {should_route[t]})" for t, g in wrong if not rx.search(t)]
+    if matched:
+        wants = sorted({should_route[t] for t, _ in wrong if rx.search(t)})
+        return not_yet(f"the pattern matches {len(matched)} example(s) but sends them to {tier!r}: "
+                       f"{'; '.join(matched)}. The pattern is fine there; set the tier to {' or '.join(map(repr, wants))}")
+    if unmatched:
+        return not_yet(f"{len(unmatched)} of {len(texts)} examples go to the wrong tier because the pattern does not "
+                       f"match them: {'; '.join(unmatched)}. Widen the pattern to match them (test it with re.search)")
     before, after = rule_tiers(unchanged, None, tier, catalog), rule_tiers(unchanged, pattern, tier, catalog)
     broken = [f"{t[:50]!r} {b} -> {a}" for t, b, a in zip(unchanged, before, after) if a != b]
     if broken:
@@ -80,6 +87,10 @@ def check_tier_map(tt: TierTable, tier_map, min_cheap_share: float, baseline_map
     if routed["quality"] < base["quality"] - tolerance:
         return not_yet(f"{share:.0%} go to {cheap}, but quality falls to {routed['quality']:.3f} from "
                        f"{base['quality']:.3f}: you moved a task type the cheap model cannot handle", **numbers)
+    if share >= 1.0:
+        return not_yet(f"every prompt goes to {cheap}: that is the all-{cheap} policy, not a routing map (quality "
+                       f"{routed['quality']:.3f} against the baseline map's {base['quality']:.3f}); keep the task types "
+                       f"the {cheap} model fails on at a dearer tier", **numbers)
     return right(f"{share:.0%} of prompts go to {cheap} at quality {routed['quality']:.3f} (baseline "
                  f"{base['quality']:.3f}) for ${routed['cost_per_1k']:.2f} per 1k (baseline "
                  f"${base['cost_per_1k']:.2f})", **numbers)

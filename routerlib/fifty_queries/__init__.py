@@ -10,6 +10,12 @@ import pandas as pd
 from ..backends import Request
 from ..backends.simulated import DEFAULT_ROUTER_ACCURACY, SimulatedBackend
 from ..catalog import Catalog
+from ..metrics import finite_or_none, mean_quality, savings_factor, traffic_mix
+from ..queries import load_queries
+from ..routers import make, names
+from ..routers.base import Decision, first_reaching
+from ..sweep import out_of_fold_scores
+from ..tables import TierTable
 from .policies import (
     LATENCY_SOURCES,
     PolicyComparison,
@@ -18,12 +24,6 @@ from .policies import (
     policy_table,
     ttft_line,
 )
-from ..metrics import finite_or_none, mean_quality, savings_factor, traffic_mix
-from ..queries import load_queries
-from ..routers import make, names
-from ..routers.base import Decision, first_reaching
-from ..sweep import out_of_fold_scores
-from ..tables import TierTable
 
 # cascade-verifier learns from recorded answer texts, which the simulator does not write; logprob needs live answers
 NOT_ON_THE_EXERCISE = ("cascade-verifier", "cascade-logprob")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from ..metrics import dominated
 from ..queries import DIFFICULTIES
 
 SIMULATED_LATENCY = "SIMULATED (lognormal around the catalog's published median TTFT and tokens/s)"
@@ -122,11 +123,8 @@ def policy_frames(result) -> dict:
 
 
 def _dominated_by(names, cost, quality) -> list:
-    """Per policy, the cheapest other policy that costs less with no lower quality (or no more with higher), else ''."""
-    c, q = np.asarray(cost, float)[:, None], np.asarray(quality, float)[:, None]
-    beats = ((c.T < c) & (q.T >= q)) | ((c.T <= c) & (q.T > q))  # [i, j]: j dominates i (as plots.dominated)
-    cheapest = np.argmin(np.where(beats, c.T, np.inf), axis=1)
-    return [names[j] if beats[i].any() else "" for i, j in enumerate(cheapest)]
+    """Per policy, the name of the cheapest policy that dominates it (metrics.dominated), else ''."""
+    return [names[j] if j >= 0 else "" for j in dominated(cost, quality)]
 
 
 def policy_table(frames: dict, tiers: list, mix: dict | None = None, references=("oracle",)) -> pd.DataFrame:
@@ -160,8 +158,8 @@ def policy_table(frames: dict, tiers: list, mix: dict | None = None, references=
     keeps = [single[single["quality"] >= q - 1e-12]["cost_per_request_usd"].idxmin()
              if (single["quality"] >= q - 1e-12).any() else "" for q in table["quality"]]
     table["cheapest_tier_keeping_quality"] = keeps
-    table["savings_vs_that_tier"] = [single.at[k, "cost_per_request_usd"] / c if k else np.nan
-                                     for k, c in zip(keeps, table["cost_per_request_usd"])]
+    table["savings_vs_that_tier"] = [single.at[k, "cost_per_request_usd"] / c if k and c > 0 else np.nan
+                                     for k, c in zip(keeps, table["cost_per_request_usd"])]  # free (0 $) has no ratio
     deployable = [p for p in table.index if p not in references]
     dom = dict(zip(deployable, _dominated_by(deployable, table.loc[deployable, "cost_per_request_usd"],
                                              table.loc[deployable, "quality"])))

@@ -2,9 +2,9 @@
 
 The style applies inside each figure function only; use `with kit_style():` to draw your own figures alike.
 """
+from ..metrics import dominated  # which policy dominates which, marked on the policy charts
 from .bars import (
                    breakdown,
-                   dominated,
                    plot_breakdown,
                    plot_mixes,
                    plot_policy_costs,

@@ -7,7 +7,7 @@ import numpy as np
 import pandas as pd
 from matplotlib.ticker import FuncFormatter
 
-from ..metrics import TARGET_MIX
+from ..metrics import TARGET_MIX, dominated
 from .style import axes, dollar_axis, legend_outside, percent_axis, styled, tier_colour
 from .style import title as set_title
 
@@ -33,15 +33,6 @@ def value_labels(ax, bars, texts, inside_from: float):
     ax.bar_label(bars, inside, label_type="center", color="w", fontweight="bold",
                  bbox={"boxstyle": "round,pad=0.15", "facecolor": "0.2", "alpha": 0.6, "lw": 0})
     ax.bar_label(bars, [t if s < inside_from else "" for t, s in zip(texts, size)], padding=3)
-
-
-def dominated(cost, quality) -> np.ndarray:
-    """Per option, the index of the cheapest other option that costs less with at least its quality (or costs no
-    more with more quality), else -1."""
-    c, q = np.asarray(cost, float)[:, None], np.asarray(quality, float)[:, None]
-    beats = ((c.T < c) & (q.T >= q)) | ((c.T <= c) & (q.T > q))  # [i, j]: j dominates i
-    cheapest = np.argmin(np.where(beats, c.T, np.inf), axis=1)
-    return np.where(beats.any(axis=1), cheapest, -1)
 
 
 @styled
