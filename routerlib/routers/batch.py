@@ -9,18 +9,29 @@ count characters by the same tables as str.isspace() and str.isdigit(). Both equ
 from __future__ import annotations
 
 import functools
+import os
 import weakref
+from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 
+try:
+    from . import batch_jit as JIT  # numba, the optional `scale` extra: the compiled path
+except ImportError:  # without numba the numpy path below gives the same arrays
+    JIT = None
+
 PRIMES = (np.uint64(0x9E3779B97F4A7C15), np.uint64(0xC2B2AE3D27D4EB4F))  # odd: invertible modulo 2**64
 CHUNK_CHARS = 2_000_000  # code points handled at once (8 MB as UTF-32; 16 MB per cached power table)
+THREADS, THREAD_CHARS = os.cpu_count() or 1, 200_000  # the compiled path's threads, and the least work for one
 _VOCAB = weakref.WeakKeyDictionary()  # vectorizer -> (sorted hashes, second hashes, lengths, columns)
+_TABLES = weakref.WeakKeyDictionary()  # vectorizer -> its vocabulary as batch_jit's hash table
+SPECIAL = "\u0130\u03a3"  # İ and Σ: str.lower() does not map them to one code point each
 
 
 @functools.lru_cache(maxsize=None)
 def char_tables() -> dict:
-    """Per code point: a word character (\\w), whitespace (str.split), a digit (str.isdigit), a maths sign."""
+    """Per code point: a word character (\\w), whitespace (str.split), a digit (str.isdigit), a maths sign, and
+    its lower case where that is one code point (else itself); for batch_jit, the four as bits of one byte."""
     chars = [chr(c) for c in range(0x110000)]
     word = np.fromiter((c.isalnum() for c in chars), bool, len(chars))
     word[ord("_")] = True
@@ -29,15 +40,22 @@ def char_tables() -> dict:
     digit = np.fromiter((c.isdigit() for c in chars), bool, len(chars))
     maths = np.zeros(len(chars), bool)
     maths[[ord(c) for c in "=+*/^<>"]] = True
-    return {"word": word, "space": space, "digit": digit, "maths": maths}
+    lower = np.fromiter((ord(low) if len(low := c.lower()) == 1 else ord(c) for c in chars), np.uint32, len(chars))
+    flags = (word[lower] * 1 | space * 2 | digit * 4 | maths * 8).astype(np.uint8)  # batch_jit.WORD ... MATHS
+    return {"word": word, "space": space, "digit": digit, "maths": maths, "lower": lower, "flags": flags}
 
 
 def code_points(texts) -> tuple[np.ndarray, np.ndarray]:
     """The texts joined by a newline as UTF-32 code points, and where each text starts (n + 1 offsets)."""
-    lengths = np.fromiter((len(t) for t in texts), np.int64, len(texts))
-    starts = np.r_[0, np.cumsum(lengths + 1)]
-    cps = np.frombuffer(("\n".join(texts) + "\n").encode("utf-32-le", "surrogatepass"), np.uint32)
-    return cps, starts
+    return _joined(texts)[1:]
+
+
+def _joined(texts):
+    """The texts joined by a newline (one after the last too), as a str and as code points; where each starts."""
+    starts = np.zeros(len(texts) + 1, np.int64)
+    np.cumsum(np.fromiter(map(len, texts), np.int64, len(texts)) + 1, out=starts[1:])
+    joined = "\n".join(texts) + "\n"
+    return joined, np.frombuffer(joined.encode("utf-32-le", "surrogatepass"), np.uint32), starts
 
 
 @functools.lru_cache(maxsize=8)
@@ -123,22 +141,34 @@ def supported(vectorizer) -> bool:
             and tuple(vectorizer.ngram_range) in ((1, 1), (1, 2)) and not vectorizer.binary)
 
 
-def _chunks(texts):
-    """Slices of at most CHUNK_CHARS characters (one text at least)."""
-    lengths = np.cumsum(np.fromiter((len(t) + 1 for t in texts), np.int64, len(texts)))
-    cut = np.r_[0, np.searchsorted(lengths, np.arange(CHUNK_CHARS, lengths[-1] if len(lengths) else 0,
-                                                       CHUNK_CHARS)), len(texts)]
+def _chunks(texts, pieces: int = 1):
+    """Slices of at most CHUNK_CHARS characters (one text at least); about `pieces` of them if that is more and
+    each has THREAD_CHARS or more."""
+    lengths = np.cumsum(np.fromiter(map(len, texts), np.int64, len(texts)) + 1)
+    total = int(lengths[-1]) if len(lengths) else 0
+    size = min(CHUNK_CHARS, max(THREAD_CHARS, -(-total // pieces)))
+    cut = np.r_[0, np.searchsorted(lengths, np.arange(size, total, size)), len(texts)]
     return [slice(a, b) for a, b in zip(cut[:-1], cut[1:]) if b > a]
 
 
 def counts(vectorizer, texts):
     """CountVectorizer.transform(texts) of a fitted (Tfidf)Vectorizer, as a float csr matrix."""
+    return counts_and_stats(vectorizer, texts, stats=False)[0]
+
+
+def counts_and_stats(vectorizer, texts, stats: bool = True):
+    """counts(vectorizer, texts) and text_stats(texts) (None if not `stats`): in one pass with numba."""
     from scipy import sparse
     from sklearn.feature_extraction.text import CountVectorizer
 
     texts = [str(t) for t in texts]
     if not supported(vectorizer):
-        return sparse.csr_matrix(CountVectorizer.transform(vectorizer, texts), dtype=float)
+        return (sparse.csr_matrix(CountVectorizer.transform(vectorizer, texts), dtype=float),
+                text_stats(texts) if stats else None)
+    if JIT is not None:
+        data, indices, indptr, found = _jit_run(vectorizer, texts)
+        return (sparse.csr_matrix((data, indices, indptr), shape=(len(texts), len(vectorizer.vocabulary_))),
+                _stats_of(found) if stats else None)
     v1, v2, vlen, vcol = _vocabulary(vectorizer)
     parts = []
     for part in _chunks(texts) or [slice(0, 0)]:
@@ -150,7 +180,73 @@ def counts(vectorizer, texts):
     out = sparse.csr_matrix(sparse.vstack(parts, format="csr"))
     out.sum_duplicates()
     out.sort_indices()
-    return out
+    return out, text_stats(texts) if stats else None
+
+
+def _jit_table(vectorizer):
+    """The vectorizer's vocabulary as batch_jit's open-addressing table (at most half full), and its size in bits."""
+    if vectorizer is None:
+        return _empty_table()
+    if vectorizer not in _TABLES:
+        terms = list(vectorizer.vocabulary_)
+        cps, starts = code_points(terms)
+        bits = max(1, int(np.ceil(np.log2(2 * len(terms) + 1))))
+        columns = np.fromiter(vectorizer.vocabulary_.values(), np.int32, len(terms))
+        _TABLES[vectorizer] = ((*JIT.vocabulary_table(cps, starts, bits), cps, starts, columns), bits)
+    return _TABLES[vectorizer]
+
+
+@functools.lru_cache(maxsize=None)
+def _empty_table():
+    cps, starts = code_points([])
+    return (*JIT.vocabulary_table(cps, starts, 1), cps, starts, np.zeros(0, np.int32)), 1
+
+
+def _jit_run(vectorizer, texts):
+    """_jit_pass over all the texts, in chunks run THREADS at a time: the CSR arrays and statistics of them all."""
+    char_tables(), _jit_table(vectorizer)  # built once, before the threads
+    chunks = _chunks(texts, THREADS) or [slice(0, 0)]
+    if len(chunks) == 1:
+        return _jit_pass(vectorizer, texts)
+    with ThreadPoolExecutor(THREADS) as pool:  # the compiled pass releases the GIL
+        parts = list(pool.map(lambda part: _jit_pass(vectorizer, texts[part]), chunks))
+    ends = np.cumsum([p[2][-1] for p in parts])
+    indptr = np.concatenate([[0]] + [p[2][1:] + end - p[2][-1] for p, end in zip(parts, ends)])
+    return (np.concatenate([p[0] for p in parts]), np.concatenate([p[1] for p in parts]), indptr,
+            np.vstack([p[3] for p in parts]))
+
+
+def _jit_pass(vectorizer, texts):
+    """batch_jit over some texts (vectorizer None: statistics only): CSR arrays of their counts, their statistics."""
+    tables = char_tables()
+    joined, cps, starts = _joined(texts)
+    special = np.full(len(texts), -1)
+    lowered, lowered_starts = code_points([])
+    if vectorizer is not None and any(c in joined for c in SPECIAL):  # these texts are lower-cased in Python first
+        where = np.unique(np.searchsorted(starts, _positions(joined, SPECIAL), side="right") - 1)
+        lowered, lowered_starts = code_points([texts[i].lower() for i in where])
+        special[where] = np.arange(len(where))
+    (vocab, bits), pairs = _jit_table(vectorizer), vectorizer is not None and vectorizer.ngram_range[1] == 2
+    return JIT.count_and_measure(cps, starts, lowered, lowered_starts, special, tables["flags"], tables["lower"], vocab,
+                                 bits, pairs)
+
+
+def _positions(text: str, chars: str) -> list:
+    """Where each of `chars` occurs in `text` (str.find: much faster than a regular expression)."""
+    found = []
+    for c in chars:
+        at = text.find(c)
+        while at >= 0:
+            found.append(at)
+            at = text.find(c, at + 1)
+    return found
+
+
+def _stats_of(found: np.ndarray) -> np.ndarray:
+    """batch_jit's statistics counts as classifier.text_stats' numbers (the same floating-point operations)."""
+    length, size = found[:, 0], np.maximum(found[:, 0], 1)
+    return np.column_stack([np.log1p(length), np.log1p(found[:, 1]), np.log1p(found[:, 2]), found[:, 3] / size,
+                            (found[:, 4] > 0).astype(float), found[:, 5] / size, found[:, 6].astype(float)])
 
 
 def tfidf(vectorizer, texts):
@@ -162,6 +258,8 @@ def text_stats(texts) -> np.ndarray:
     """classifier.text_stats(texts) without a loop per character: the same seven numbers per text."""
     texts = [str(t) for t in texts]
     out = [np.empty((0, 7))]
+    if JIT is not None:
+        return _stats_of(_jit_run(None, texts)[3])
     tables = char_tables()
     for part in _chunks(texts):
         cps, starts = code_points(texts[part])

@@ -48,10 +48,16 @@ class TextFeatures:
         from . import batch
 
         texts = [str(t) for t in texts]
-        parts = [self.vectorizer_.fit_transform(texts) if fit else batch.tfidf(self.vectorizer_, texts)]
+        one_pass = not fit and self.use_stats and stats_texts is None  # words and statistics from the same texts
+        if fit:
+            parts = [self.vectorizer_.fit_transform(texts)]
+        else:
+            found, stats = batch.counts_and_stats(self.vectorizer_, texts, stats=one_pass)
+            parts = [self.vectorizer_._tfidf.transform(found, copy=False)]
         if self.use_stats:
-            stats_texts = texts if stats_texts is None else [str(t) for t in stats_texts]
-            stats = text_stats(stats_texts) if fit else batch.text_stats(stats_texts)
+            if not one_pass:
+                stats_texts = texts if stats_texts is None else [str(t) for t in stats_texts]
+                stats = text_stats(stats_texts) if fit else batch.text_stats(stats_texts)
             parts.append(sparse.csr_matrix(self.scaler_.fit_transform(stats) if fit else self.scaler_.transform(stats)))
         if self.embedder is not None:
             parts.append(sparse.csr_matrix(np.asarray(self.embedder(texts), float)))
