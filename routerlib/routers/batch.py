@@ -54,7 +54,7 @@ def _joined(texts):
     """The texts joined by a newline (one after the last too), as a str and as code points; where each starts."""
     starts = np.zeros(len(texts) + 1, np.int64)
     np.cumsum(np.fromiter(map(len, texts), np.int64, len(texts)) + 1, out=starts[1:])
-    joined = "\n".join(texts) + "\n"
+    joined = "\n".join([*texts, ""])  # not join(texts) + "\n": that copies it again
     return joined, np.frombuffer(joined.encode("utf-32-le", "surrogatepass"), np.uint32), starts
 
 
@@ -161,7 +161,7 @@ def counts_and_stats(vectorizer, texts, stats: bool = True):
     from scipy import sparse
     from sklearn.feature_extraction.text import CountVectorizer
 
-    texts = [str(t) for t in texts]
+    texts = list(map(str, texts))
     if not supported(vectorizer):
         return (sparse.csr_matrix(CountVectorizer.transform(vectorizer, texts), dtype=float),
                 text_stats(texts) if stats else None)
@@ -256,7 +256,7 @@ def tfidf(vectorizer, texts):
 
 def text_stats(texts) -> np.ndarray:
     """classifier.text_stats(texts) without a loop per character: the same seven numbers per text."""
-    texts = [str(t) for t in texts]
+    texts = list(map(str, texts))
     out = [np.empty((0, 7))]
     if JIT is not None:
         return _stats_of(_jit_run(None, texts)[3])

@@ -3,7 +3,7 @@
 Each text's code points are read once, through a table of flags and a table of lower cases.
 Words (runs of 2+ word characters of the lower-cased text) and word pairs are hashed as they are read, looked up in
 an open-addressing table of the vocabulary and then compared code point by code point, so every match is exact. A
-row's hits are sorted and counted. The seven text statistics are counted in the same loop. batch.py lower-cases in
+row's hits are counted and written in column order. The seven text statistics are counted in the same loop. batch.py lower-cases in
 Python the few texts where one code point's lower case is not enough (İ becomes two, Σ depends on its neighbours):
 their words are read from that copy.
 """
@@ -15,6 +15,9 @@ from numba import njit
 WORD, SPACE, DIGIT, MATHS = 1, 2, 4, 8  # flags per code point (WORD: its lower case is a word character)
 BASE = np.uint64(0x100000001B3)  # a term's hash: h = h * BASE + lower-case code point, modulo 2**64
 MIX = np.uint64(0x9E3779B97F4A7C15)  # its slot: the top bits of h * MIX
+DE_BRUIJN = np.uint64(0x03F79D71B4CB0A89)
+LOWEST_BIT = np.zeros(64, np.int64)  # bit i set alone, times DE_BRUIJN, has i's unique top six bits
+LOWEST_BIT[(np.left_shift(np.uint64(1), np.arange(64, dtype=np.uint64)) * DE_BRUIJN) >> np.uint64(58)] = np.arange(64)
 STATS = 7  # length, words (str.split), newlines, digits, has code, maths signs, question marks
 
 
@@ -70,10 +73,10 @@ def _column(h, slots, hashes, term_cps, term_starts, columns, bits, cps, lower, 
 
 
 @njit(cache=True, inline="always")
-def _text(cps, lo, hi, flags, lower, slots, hashes, term_cps, term_starts, columns, bits, pairs, words, cols, base,
-          stats):
-    """One text, cps[lo:hi]: its statistics into stats (a row), if `words` its hits into cols[base:]; the count."""
-    k, run, pb, pe, ph = base, 0, -1, -1, np.uint64(0)
+def _text(cps, lo, hi, flags, lower, slots, hashes, term_cps, term_starts, columns, bits, pairs, words, hits, stats):
+    """One text, cps[lo:hi]: its statistics into stats (a row) and, if `words`, its terms' columns into hits;
+    how many."""
+    k, run, pb, pe, ph = 0, 0, -1, -1, np.uint64(0)
     b, h, power = lo, np.uint64(0), np.uint64(1)
     n_words = newlines = digits = code = signs = questions = ticks = 0
     after_space = 1
@@ -100,30 +103,54 @@ def _text(cps, lo, hi, flags, lower, slots, hashes, term_cps, term_starts, colum
         if run >= 2:
             t = _column(h, slots, hashes, term_cps, term_starts, columns, bits, cps, lower, b, j, -1, -1)
             if t >= 0:
-                cols[k], k = t, k + 1
+                hits[k], k = t, k + 1
             if pairs and pb >= 0:
                 t = _column((ph * BASE + np.uint64(32)) * power + h, slots, hashes, term_cps, term_starts, columns,
                             bits, cps, lower, pb, pe, b, j)
                 if t >= 0:
-                    cols[k], k = t, k + 1
+                    hits[k], k = t, k + 1
             pb, pe, ph = b, j, h
         run = 0
     stats[0], stats[1], stats[2], stats[3] = hi - lo, n_words, newlines - 1, digits
     stats[4], stats[5], stats[6] = code, signs, questions
-    return k - base
+    return k
 
 
 @njit(cache=True, inline="always")
-def _tally(cols, counts, base, k):
-    """Sort the hits cols[base:base + k], then keep each column once with its count; how many columns."""
-    cols[base:base + k].sort()
-    u = base
-    for q in range(base, base + k):
-        if u > base and cols[u - 1] == cols[q]:
-            counts[u - 1] += 1
-        else:
-            cols[u], counts[u], u = cols[q], 1.0, u + 1
-    return u - base
+def _tally(hits, k, seen, bitmap, indices, data, at):
+    """Count hits[:k] in `seen` and mark them in `bitmap` (both all zero again after), then write each column
+    once, in increasing order, with its count, to indices/data[at:]; how many columns."""
+    first, last = len(bitmap), 0
+    for q in range(k):
+        t = hits[q]
+        seen[t] += 1
+        bitmap[t >> 6] |= np.uint64(1) << np.uint64(t & 63)
+        first, last = min(first, t >> 6), max(last, t >> 6)
+    u = at
+    for w in range(first, last + 1):
+        x = bitmap[w]
+        while x:
+            low = x & (~x + np.uint64(1))  # the lowest bit set; its index from a de Bruijn sequence
+            t = w * 64 + LOWEST_BIT[(low * DE_BRUIJN) >> np.uint64(58)]
+            indices[u], data[u], seen[t], u = t, seen[t], 0, u + 1
+            x ^= low
+        bitmap[w] = 0
+    return u - at
+
+
+@njit(cache=True, inline="always")
+def _longest(starts):
+    longest = 0
+    for i in range(len(starts) - 1):
+        longest = max(longest, starts[i + 1] - starts[i])
+    return longest
+
+
+@njit(cache=True, inline="always")
+def _grown(a, size):
+    out = np.empty(max(size, 2 * len(a)), a.dtype)
+    out[:len(a)] = a
+    return out
 
 
 @njit(cache=True, nogil=True)  # batch.py runs a few of these at once on threads
@@ -133,21 +160,18 @@ def count_and_measure(cps, starts, lowered, lowered_starts, special, flags, lowe
     An empty vocabulary skips the words."""
     slots, hashes, term_cps, term_starts, columns = vocab
     n, words, scratch = len(starts) - 1, len(columns) > 0, np.zeros(STATS, np.int64)
-    cols, counts = np.empty(len(cps) + len(lowered), np.int32), np.empty(len(cps) + len(lowered), np.float64)
-    bases, nnz, stats = np.empty(n, np.int64), np.zeros(n + 1, np.int64), np.zeros((n, STATS), np.int64)
+    seen, bitmap = np.zeros(len(columns) + 1), np.zeros(len(columns) // 64 + 1, np.uint64)
+    hits = np.empty(max(_longest(starts), _longest(lowered_starts)) + 1, np.int32)
+    indices, data = np.empty(len(cps) // 16 + 64, np.int32), np.empty(len(cps) // 16 + 64, np.float64)
+    indptr, stats = np.zeros(n + 1, np.int64), np.zeros((n, STATS), np.int64)
     for i in range(n):
         s = special[i]
-        bases[i] = starts[i] if s < 0 else len(cps) + lowered_starts[s]
         k = _text(cps, starts[i], starts[i + 1] - 1, flags, lower, slots, hashes, term_cps, term_starts, columns,
-                  bits, pairs, words and s < 0, cols, bases[i], stats[i])
+                  bits, pairs, words and s < 0, hits, stats[i])
         if words and s >= 0:
             k = _text(lowered, lowered_starts[s], lowered_starts[s + 1] - 1, flags, lower, slots, hashes, term_cps,
-                      term_starts, columns, bits, pairs, True, cols, bases[i], scratch.copy())
-        nnz[i + 1] = _tally(cols, counts, bases[i], k)
-    indptr = np.cumsum(nnz)
-    indices, data = np.empty(indptr[-1], np.int32), np.empty(indptr[-1], np.float64)
-    for i in range(n):
-        m = indptr[i + 1] - indptr[i]
-        indices[indptr[i]:indptr[i + 1]] = cols[bases[i]:bases[i] + m]
-        data[indptr[i]:indptr[i + 1]] = counts[bases[i]:bases[i] + m]
-    return data, indices, indptr, stats
+                      term_starts, columns, bits, pairs, True, hits, scratch)
+        if indptr[i] + k > len(indices):
+            indices, data = _grown(indices, indptr[i] + k), _grown(data, indptr[i] + k)
+        indptr[i + 1] = indptr[i] + _tally(hits, k, seen, bitmap, indices, data, indptr[i])
+    return data[:indptr[n]], indices[:indptr[n]], indptr, stats

@@ -47,7 +47,7 @@ class TextFeatures:
 
         from . import batch
 
-        texts = [str(t) for t in texts]
+        texts = list(map(str, texts))
         one_pass = not fit and self.use_stats and stats_texts is None  # words and statistics from the same texts
         if fit:
             parts = [self.vectorizer_.fit_transform(texts)]
