@@ -1,11 +1,11 @@
 """batch.py's counts and statistics compiled with numba (the optional `scale` extra): one pass per text.
 
-Each text's code points are read once, through a table of flags and a table of lower cases.
-Words (runs of 2+ word characters of the lower-cased text) and word pairs are hashed as they are read, looked up in
-an open-addressing table of the vocabulary and then compared code point by code point, so every match is exact. A
-row's hits are counted and written in column order. The seven text statistics are counted in the same loop. batch.py lower-cases in
-Python the few texts where one code point's lower case is not enough (İ becomes two, Σ depends on its neighbours):
-their words are read from that copy.
+Each text's code points are read once, through a table of flags and a table of lower cases. Words (runs of 2+ word
+characters of the lower-cased text) and word pairs are hashed as they are read, looked up in an open-addressing table
+of the vocabulary and then compared code point by code point, so every match is exact. A row's hits are counted and
+written in column order. The seven text statistics are counted in the same loop. batch.py lower-cases in Python the
+few texts where one code point's lower case is not enough (İ becomes two, Σ depends on its neighbours): their words
+are read from that copy.
 """
 from __future__ import annotations
 
