@@ -47,16 +47,26 @@ def _check_columns(traffic: pd.DataFrame, needed, monitor):
         raise ValueError(f"{monitor} needs column(s) {missing} in the traffic table; it has {list(traffic.columns)}")
 
 
+def _sums(values, lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
+    """Sum of values[lo:hi] for every window (they may overlap): one reduceat pass, no loop over windows."""
+    x = np.append(np.asarray(values, float), 0.0)
+    return np.add.reduceat(x, np.column_stack([lo, hi]).ravel())[::2]
+
+
+def _floats(column: pd.Series) -> np.ndarray:
+    return column.to_numpy(dtype=float, na_value=np.nan)
+
+
 class _WindowMonitor:
-    """Runs `_window()` over rolling windows of traffic; subclasses say what to look for in one window."""
+    """Looks at rolling windows of traffic; subclasses compute every window at once with array operations."""
 
     name = "monitor"
     needs: tuple = ()
 
     def check(self, traffic: pd.DataFrame) -> list[Alert]:
         _check_columns(traffic, self.needs, self.name)
-        return [alert for lo, hi in _windows(len(traffic), self.window)
-                for alert in self._window(traffic.iloc[lo:hi], f"requests {lo}-{hi}", (lo, hi))]
+        spans = np.array(_windows(len(traffic), self.window), dtype=np.int64).reshape(-1, 2)
+        return self._alerts(traffic, spans[:, 0], spans[:, 1]) if len(spans) else []
 
     def _alert(self, span, value, limit, message) -> Alert:
         return Alert(self.name, span, float(value), float(limit), message)
@@ -70,15 +80,22 @@ class UnderRoutingMonitor(_WindowMonitor):
     def __init__(self, min_quality: float = 0.6, window: int = 100, tiers=None, min_requests: int = 10):
         self.min_quality, self.window, self.tiers, self.min_requests = min_quality, window, tiers, min_requests
 
-    def _window(self, part, where, span):
-        for tier, q in part.groupby("tier")["quality"]:
-            q = q.dropna()
-            if (self.tiers is None or tier in self.tiers) and len(q) >= self.min_requests \
-                    and q.mean() < self.min_quality:
-                yield self._alert(span, q.mean(), self.min_quality,
-                                  f"{where}: quality on the {tier} route is {q.mean():.2f} (< {self.min_quality:.2f}) "
-                                  f"over {len(q)} requests; route fewer hard queries there (raise the threshold) "
-                                  "or set a minimum quality")
+    def _alerts(self, traffic, lo, hi):
+        codes, names = pd.factorize(traffic["tier"], sort=True)  # the tiers in groupby's order
+        quality = _floats(traffic["quality"])
+        found = []
+        for c, tier in enumerate(names):
+            if self.tiers is not None and tier not in self.tiers:
+                continue
+            graded = (codes == c) & ~np.isnan(quality)
+            count = _sums(graded, lo, hi)
+            mean = _sums(np.where(graded, quality, 0.0), lo, hi) / np.maximum(count, 1)
+            found += [(w, c, mean[w], int(count[w])) for w in
+                      np.flatnonzero((count >= max(self.min_requests, 1)) & (mean < self.min_quality))]
+        return [self._alert((int(lo[w]), int(hi[w])), mean, self.min_quality,
+                            f"requests {lo[w]}-{hi[w]}: quality on the {names[c]} route is {mean:.2f} "
+                            f"(< {self.min_quality:.2f}) over {count} requests; route fewer hard queries there "
+                            "(raise the threshold) or set a minimum quality") for w, c, mean, count in sorted(found)]
 
     def __repr__(self):
         return f"UnderRoutingMonitor(min_quality={self.min_quality}, window={self.window})"
@@ -92,26 +109,29 @@ class OverRoutingMonitor(_WindowMonitor):
     def __init__(self, band=None, window: int = 200, slack: float = 0.05):
         self.band, self.window, self.slack = band or TARGET_MIX, window, slack
 
-    def _window(self, part, where, span):
-        shares = part["tier"].value_counts(normalize=True)
-        need = self._need(part)
-        for tier in list(self.band)[1:]:
-            share, top = float(shares.get(tier, 0.0)), self.band[tier][1] + self.slack
-            if share > top:
-                yield self._alert(span, share, top, f"{where}: {share:.0%} went to {tier} (target at most "
-                                                    f"{self.band[tier][1]:.0%}); " + self._why(part, need))
+    def _alerts(self, traffic, lo, hi):
+        tier, tiers = traffic["tier"], list(self.band)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            shares = {t: _sums(tier == t, lo, hi) / _sums(tier.notna(), lo, hi) for t in tiers[1:]}
+            up = 1.0 - _sums(tier == tiers[0], lo, hi) / (hi - lo)
+            need = np.full(len(lo), np.nan)
+            if "cheap_ok" in traffic:  # share of graded requests the cheap tier fails (NaN where ungraded)
+                ok = _floats(traffic["cheap_ok"])
+                need = 1.0 - _sums(np.nan_to_num(ok), lo, hi) / _sums(~np.isnan(ok), lo, hi)
+        out = []
+        for w in np.flatnonzero(np.any([shares[t] > self.band[t][1] + self.slack for t in tiers[1:]], axis=0)):
+            for t in tiers[1:]:
+                share, top = float(shares[t][w]), self.band[t][1] + self.slack
+                if share > top:
+                    out.append(self._alert((int(lo[w]), int(hi[w])), share, top, f"requests {lo[w]}-{hi[w]}: "
+                                           f"{share:.0%} went to {t} (target at most {self.band[t][1]:.0%}); "
+                                           + self._why(float(up[w]), None if np.isnan(need[w]) else float(need[w]))))
+        return out
 
-    @staticmethod
-    def _need(part):
-        """Share of graded requests the cheap tier fails (column `cheap_ok`, NaN where ungraded), or None."""
-        graded = part["cheap_ok"].dropna() if "cheap_ok" in part else pd.Series(dtype=float)
-        return None if graded.empty else 1.0 - float(graded.astype(float).mean())
-
-    def _why(self, part, need) -> str:
+    def _why(self, up: float, need) -> str:
         """Tell a timid threshold (mix shift) from traffic that got harder, where a graded sample says which."""
         if need is None:
             return "calibrate thresholds to the target mix (or grade a sample, column cheap_ok, to tell why)"
-        up = 1.0 - float((part["tier"] == list(self.band)[0]).mean())
         if up <= need + self.slack:
             return (f"harder traffic, not a timid threshold: {up:.0%} went above cheap and the cheap tier fails on "
                     f"{need:.0%} of graded requests; the dearer tiers are earning it, so check the budget rather "
@@ -131,13 +151,20 @@ class RouterLatencyMonitor(_WindowMonitor):
     def __init__(self, p95_limit_s: float = 0.2, window: int = 100):
         self.p95_limit_s, self.window = p95_limit_s, window
 
-    def _window(self, part, where, span):
-        lat = part["router_latency_s"].dropna()
-        if len(lat) and np.quantile(lat, 0.95) > self.p95_limit_s:
-            p50, p95 = np.quantile(lat, 0.5), np.quantile(lat, 0.95)
-            yield self._alert(span, p95, self.p95_limit_s,
-                              f"{where}: router overhead p50 {p50 * 1000:.0f} ms, p95 {p95 * 1000:.0f} ms "
-                              f"(> {self.p95_limit_s * 1000:.0f} ms); use a light classifier or the decision cache")
+    def _alerts(self, traffic, lo, hi):
+        lat = _floats(traffic["router_latency_s"])
+        windows = np.lib.stride_tricks.sliding_window_view(lat, int(hi[0] - lo[0]))[lo]  # every window is full size
+        gaps = np.isnan(windows).any(axis=1)
+        p = np.full((len(lo), 2), np.nan)
+        if (~gaps).any():
+            p[~gaps] = np.quantile(windows[~gaps], [0.5, 0.95], axis=1).T
+        for w in np.flatnonzero(gaps):  # windows with unknown latencies: the known ones
+            if (known := windows[w][~np.isnan(windows[w])]).size:
+                p[w] = np.quantile(known, [0.5, 0.95])
+        return [self._alert((int(lo[w]), int(hi[w])), p95, self.p95_limit_s,
+                            f"requests {lo[w]}-{hi[w]}: router overhead p50 {p50 * 1000:.0f} ms, p95 {p95 * 1000:.0f} "
+                            f"ms (> {self.p95_limit_s * 1000:.0f} ms); use a light classifier or the decision cache")
+                for w, (p50, p95) in enumerate(p) if p95 > self.p95_limit_s]
 
     def __repr__(self):
         return f"RouterLatencyMonitor(p95_limit_s={self.p95_limit_s}, window={self.window})"
@@ -151,13 +178,18 @@ class CascadeCostMonitor(_WindowMonitor):
     def __init__(self, max_escalation: float = 0.4, window: int = 100):
         self.max_escalation, self.window = max_escalation, window
 
-    def _window(self, part, where, span):
-        rate = float(part["escalated"].mean())
-        if rate > self.max_escalation:
-            wasted = float(part["router_cost_usd"].sum()) if "router_cost_usd" in part else 0.0
-            yield self._alert(span, rate, self.max_escalation,
-                              f"{where}: {rate:.0%} escalated (> {self.max_escalation:.0%}); ${wasted:.4f} spent on "
-                              "answers thrown away and checks; lower the acceptance threshold or use a better scorer")
+    def _alerts(self, traffic, lo, hi):
+        escalated = _floats(traffic["escalated"])
+        with np.errstate(invalid="ignore", divide="ignore"):
+            rate = _sums(np.nan_to_num(escalated), lo, hi) / _sums(~np.isnan(escalated), lo, hi)
+        out = []
+        for w in np.flatnonzero(rate > self.max_escalation):
+            wasted = float(traffic["router_cost_usd"].iloc[lo[w]:hi[w]].sum()) if "router_cost_usd" in traffic else 0.0
+            out.append(self._alert((int(lo[w]), int(hi[w])), rate[w], self.max_escalation,
+                                   f"requests {lo[w]}-{hi[w]}: {rate[w]:.0%} escalated (> {self.max_escalation:.0%}); "
+                                   f"${wasted:.4f} spent on answers thrown away and checks; lower the acceptance "
+                                   "threshold or use a better scorer"))
+        return out
 
     def __repr__(self):
         return f"CascadeCostMonitor(max_escalation={self.max_escalation}, window={self.window})"

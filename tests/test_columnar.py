@@ -46,6 +46,7 @@ def test_csv_shuffled_prompts_and_missing_rows(log, tmp_path):
     (lambda r: r.assign(cost_usd=-r["cost_usd"]), "cost_usd must be finite"),
     (lambda r: pd.concat([r, r.head(1)]), "more than one outcome"),
     (lambda r: r.drop(columns="cost_usd"), "missing column"),
+    (lambda r: r.assign(model=r["model"].astype(object).where(r.index != 3, None)), "have no model"),
     (lambda r: r.assign(model=r["model"].astype(str).replace("gpt-4o", "my-model")), "no tier for model"),
 ])
 def test_bad_logs_fail_in_one_line(log, tmp_path, change, message):
@@ -53,3 +54,35 @@ def test_bad_logs_fail_in_one_line(log, tmp_path, change, message):
     with pytest.raises(DataFormatError, match=message) as err:
         load_log(tmp_path / "bad.parquet")
     assert "\n" not in str(err.value)
+
+
+def test_prompt_text_is_read_on_first_use_only(log, monkeypatch):
+    import routerlib.datasets.columnar as columnar
+    reads = []
+    real = columnar._read
+    monkeypatch.setattr(columnar, "_read", lambda path, *a, **k: reads.append(path.name) or real(path, *a, **k))
+    tt = load_log(*log)
+    assert reads == ["outcomes.parquet"] and tt.n == 3000 and tt.take(np.arange(5)).quality.shape == (5, 3)
+    assert reads == ["outcomes.parquet", "prompts.parquet"]  # take() needed the text
+    tt = load_log(*log)
+    first, again = tt.prompts, tt.prompts
+    assert first is again and reads.count("prompts.parquet") == 2 and len(first) == 3000
+
+
+def test_a_categorical_model_column_with_unused_values(log, tmp_path):
+    rows = pd.read_parquet(log[0])
+    rows["model"] = pd.Categorical(rows["model"].astype(str), categories=["unused-model", "gpt-4-turbo", "gpt-4o",
+                                                                        "gpt-4o-mini", "another"])
+    rows.to_parquet(tmp_path / "cat.parquet")
+    tt, ref = load_log(tmp_path / "cat.parquet"), load_log(log[0])
+    assert tt.models == ref.models and np.array_equal(tt.quality, ref.quality) and np.array_equal(tt.cost, ref.cost)
+    assert tt.prompts.index.equals(ref.prompts.index)
+
+
+@pytest.mark.parametrize("columns, message", [(["query_id"], "needs columns query_id and prompt"), (None, "not found")])
+def test_a_bad_prompts_file_fails_at_load(log, tmp_path, columns, message):
+    prompts = tmp_path / "p.parquet"
+    if columns:
+        pd.read_parquet(log[1], columns=columns).to_parquet(prompts)
+    with pytest.raises((DataFormatError, FileNotFoundError), match=message):
+        load_log(log[0], prompts)

@@ -72,3 +72,41 @@ def test_over_routing_tells_a_timid_threshold_from_harder_traffic():
     assert "over-routing" in OverRoutingMonitor().check(timid)[0].message
     assert "harder traffic" in OverRoutingMonitor().check(harder)[0].message
     assert "grade a sample" in OverRoutingMonitor().check(t)[0].message
+
+
+def per_window(monitor, t):
+    """(window, value) of each alert by the plain loop over windows with pandas, the reference for the array version."""
+    from routerlib.monitors import _windows
+    out = []
+    for lo, hi in _windows(len(t), monitor.window):
+        part = t.iloc[lo:hi]
+        if isinstance(monitor, UnderRoutingMonitor):
+            for tier, q in part.groupby("tier")["quality"]:
+                if (monitor.tiers is None or tier in monitor.tiers) and len(q := q.dropna()) >= monitor.min_requests \
+                        and q.mean() < monitor.min_quality:
+                    out.append(((lo, hi), q.mean()))
+        elif isinstance(monitor, OverRoutingMonitor):
+            shares = part["tier"].value_counts(normalize=True)
+            out += [((lo, hi), shares.get(k, 0.0)) for k in list(monitor.band)[1:]
+                    if shares.get(k, 0.0) > monitor.band[k][1] + monitor.slack]
+        elif isinstance(monitor, RouterLatencyMonitor):
+            lat = part["router_latency_s"].dropna()
+            out += [((lo, hi), np.quantile(lat, 0.95))] if len(lat) and np.quantile(lat, 0.95) > monitor.p95_limit_s else []
+        elif part["escalated"].mean() > monitor.max_escalation:
+            out.append(((lo, hi), part["escalated"].mean()))
+    return out
+
+
+@pytest.mark.parametrize("window", [37, 100, 5000])
+def test_every_window_at_once_equals_the_loop_over_windows(window):
+    t = traffic(3001, cheap=0.5, mid=0.3, quality_cheap=0.55, latency=np.random.default_rng(1).gamma(2, 0.1, 3001),
+                escalated=0.42, seed=window)
+    t["quality"] = np.where(np.arange(len(t)) % 2, t["quality"], np.random.default_rng(2).random(len(t)))
+    rng = np.random.default_rng(3)
+    t.loc[rng.random(len(t)) < 0.05, "quality"] = np.nan
+    t.loc[rng.random(len(t)) < 0.02, "router_latency_s"] = np.nan
+    for monitor in [UnderRoutingMonitor(0.6, window), UnderRoutingMonitor(0.7, window, ["mid"], 0),
+                    OverRoutingMonitor(window=window), RouterLatencyMonitor(0.35, window), CascadeCostMonitor(0.4, window)]:
+        got, ref = [(a.window, a.value) for a in monitor.check(t)], per_window(monitor, t)
+        assert [w for w, _ in got] == [w for w, _ in ref] and len(ref), monitor
+        np.testing.assert_allclose([v for _, v in got], [v for _, v in ref], rtol=1e-12)

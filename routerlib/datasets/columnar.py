@@ -14,13 +14,14 @@ from .sources import DataFormatError
 LOG_COLUMNS = ["query_id", "model", "quality", "cost_usd"]  # required; prompt_tokens is kept when present
 
 
-def _read(path: Path, columns=None) -> dict:
-    """Named columns of a Parquet or CSV file as Arrow arrays (one chunk each)."""
+def _read(path: Path, columns=None, dictionaries=()) -> dict:
+    """Named columns of a Parquet or CSV file as Arrow arrays; Parquet `dictionaries` columns come as dictionaries."""
     import pyarrow as pa
     if path.suffix.lower() in (".parquet", ".pq"):
         import pyarrow.parquet as pq
         names = pq.read_schema(path).names
-        table = pq.read_table(path, columns=[c for c in columns or names if c in names])
+        table = pq.read_table(path, columns=[c for c in columns or names if c in names],
+                              read_dictionary=[c for c in dictionaries if c in names])
     else:
         import pyarrow.csv as pcsv
         table = pcsv.read_csv(path, convert_options=pcsv.ConvertOptions(
@@ -37,12 +38,25 @@ def _numbers(col, name: str, where) -> np.ndarray:
 
 
 def _codes(col):
-    """Integer codes of a column and its distinct values, in order of first appearance."""
+    """Integer codes of a column (no nulls) and its distinct values, in order of first appearance."""
+    import pyarrow as pa
     import pyarrow.compute as pc
-    if str(col.type).startswith("dictionary"):
+    few = pa.types.is_dictionary(col.type) and max((len(c.dictionary) for c in col.chunks), default=0) <= 64
+    if few:  # a few values (the models) read as a dictionary: keep the file's codes, drop unused values
+        col = col.unify_dictionaries()
+    elif pa.types.is_dictionary(col.type):
         col = col.cast(col.type.value_type)
-    encoded = pc.dictionary_encode(col.combine_chunks() if hasattr(col, "combine_chunks") else col)
-    return encoded.indices.to_numpy(zero_copy_only=False).astype(np.int64), encoded.dictionary
+    if not few:
+        col = pc.dictionary_encode(col)  # one dictionary shared by every chunk, in order of first appearance
+    codes = np.concatenate([c.indices.to_numpy(zero_copy_only=False) for c in col.chunks] or [[]]).astype(np.int64)
+    dictionary = col.chunk(0).dictionary.cast(pa.string()) if col.num_chunks else pa.array([], pa.string())
+    if not few:
+        return codes, dictionary
+    used = np.flatnonzero(np.bincount(codes, minlength=len(dictionary)))
+    used = used[np.argsort([np.argmax(codes == u) for u in used], kind="stable")]
+    remap = np.full(len(dictionary), -1)
+    remap[used] = np.arange(len(used))
+    return remap[codes], dictionary.take(pa.array(used, pa.int64()))
 
 
 def _tier_order(models: list, catalog: Catalog, tiers: dict | None) -> list:
@@ -62,16 +76,21 @@ def _tier_order(models: list, catalog: Catalog, tiers: dict | None) -> list:
 def load_log(outcomes, prompts=None, catalog: Catalog | None = None, tiers: dict | None = None,
              name: str | None = None) -> TierTable:
     """A TierTable from a long outcome log (query_id, model, quality 0-1, cost_usd; Parquet or CSV) and optionally
-    a prompts file (query_id, prompt). Queries lacking a tier's quality or cost are left out, with a note."""
+    a prompts file (query_id, prompt), read on first use of `.prompts`. Queries lacking a tier's quality or cost are
+    left out, with a note."""
     path = Path(outcomes)
     if not path.is_file():
         raise FileNotFoundError(f"outcome log not found: {path}")
-    cols = _read(path, LOG_COLUMNS + ["prompt_tokens"])
+    if prompts is not None:
+        _has_prompt_columns(Path(prompts))
+    cols = _read(path, LOG_COLUMNS + ["prompt_tokens"], dictionaries=["model"])
     missing = [c for c in LOG_COLUMNS if c not in cols]
     if missing:
         raise DataFormatError(f"{path}: missing column(s) {missing}; a log needs {', '.join(LOG_COLUMNS)}")
     if cols["query_id"].null_count:
         raise DataFormatError(f"{path}: {cols['query_id'].null_count} row(s) have no query_id")
+    if cols["model"].null_count:
+        raise DataFormatError(f"{path}: {cols['model'].null_count} row(s) have no model")
     q_code, ids = _codes(cols.pop("query_id"))
     m_code, model_names = _codes(cols.pop("model"))
     quality, cost = _numbers(cols.pop("quality"), "quality", path), _numbers(cols.pop("cost_usd"), "cost_usd", path)
@@ -101,18 +120,61 @@ def load_log(outcomes, prompts=None, catalog: Catalog | None = None, tiers: dict
         first = m_code == models.index(placed[0])
         tokens[q_code[first]] = _numbers(cols.pop("prompt_tokens"), "prompt_tokens", path)[first]
     keep = ~(np.isnan(grid["quality"]).any(axis=1) | np.isnan(grid["cost"]).any(axis=1))
+    keep = slice(None) if keep.all() else keep  # no copies when every query is kept
     query_ids = pd.Index(ids.cast("string").to_pandas(), name="query_id")
-    text = _prompts(Path(prompts), ids, query_ids) if prompts is not None else pd.Series(query_ids, index=query_ids)
-    notes = [] if keep.all() else [f"left out {int((~keep).sum())} of {n} queries with no recorded quality or cost "
-                                   "for a tier model"]
+    text = (_Prompts(Path(prompts), ids, query_ids, keep) if prompts is not None
+            else pd.Series(query_ids, index=query_ids)[keep])
+    left_out = 0 if isinstance(keep, slice) else int((~keep).sum())
+    notes = [f"left out {left_out} of {n} queries with no recorded quality or cost for a tier model"] if left_out else []
     names = [(t if (t := (tiers or {}).get(m)) else catalog.get(m).tier) for m in placed]
-    return TierTable(name or path.stem, names, placed, grid["quality"][keep], grid["cost"][keep], text[keep],
-                     np.full((int(keep.sum()), k), None, dtype=object), tokens[keep], False, catalog, notes)
+    return LogTable(name or path.stem, names, placed, grid["quality"][keep], grid["cost"][keep], text,
+                    np.full((n - left_out, k), None, dtype=object), tokens[keep], False, catalog, notes)
 
 
-def _prompts(path: Path, log_ids, query_ids: pd.Index) -> pd.Series:
-    """Prompt text per query id (empty where the prompts file lacks one)."""
-    cols = _read(path, ["query_id", "prompt"])
+class LogTable(TierTable):
+    """A TierTable whose prompt text is read from the prompts file on first use (sweeps and monitors need none)."""
+
+    @property
+    def prompts(self) -> pd.Series:
+        if isinstance(text := self.__dict__["prompts"], _Prompts):
+            text = self.__dict__["prompts"] = text()
+        return text
+
+    @prompts.setter
+    def prompts(self, value):
+        self.__dict__["prompts"] = value
+
+    @property
+    def n(self) -> int:
+        return len(self.quality)
+
+
+class _Prompts:
+    """The prompts file's text for the log's query ids, read when first asked for."""
+
+    def __init__(self, path: Path, log_ids, query_ids: pd.Index, keep):
+        self.path, self.log_ids, self.query_ids, self.keep = path, log_ids, query_ids, keep
+
+    def __call__(self) -> pd.Series:
+        return _prompts(_read(self.path, ["query_id", "prompt"]), self.path, self.log_ids, self.query_ids)[self.keep]
+
+
+def _has_prompt_columns(path: Path):
+    """Fail now, not at first use, when the prompts file is missing or lacks query_id or prompt."""
+    if not path.is_file():
+        raise FileNotFoundError(f"prompts file not found: {path}")
+    if path.suffix.lower() in (".parquet", ".pq"):
+        import pyarrow.parquet as pq
+        names = pq.read_schema(path).names
+    else:
+        import pyarrow.csv as pcsv
+        names = pcsv.open_csv(path).schema.names
+    if not {"query_id", "prompt"} <= set(names):
+        raise DataFormatError(f"{path}: a prompts file needs columns query_id and prompt")
+
+
+def _prompts(cols: dict, path, log_ids, query_ids: pd.Index) -> pd.Series:
+    """Prompt text per query id from the prompts file's columns (empty where the file lacks one)."""
     if "prompt" not in cols or "query_id" not in cols:
         raise DataFormatError(f"{path}: a prompts file needs columns query_id and prompt")
     import pyarrow as pa
