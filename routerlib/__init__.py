@@ -26,6 +26,7 @@ _API = {  # name -> module it lives in (relative to routerlib)
                  "RouterLatencyMonitor", "CascadeCostMonitor"],
     "dashboards": ["ThresholdDashboard", "WillingnessToPayDashboard", "CascadeDashboard"],
     "fifty_queries": ["run_exercise", "ExerciseResult", "compare_policies"],
+    "fifty_queries.seeds": ["over_seeds", "spread_cells"],
     "formatting": ["readable"],
     "routers": ["Router", "Decision"],
     "routers.registry": ["make", "names"],

@@ -72,3 +72,20 @@ def test_over_routing_tells_a_timid_threshold_from_harder_traffic():
     assert "over-routing" in OverRoutingMonitor().check(timid)[0].message
     assert "harder traffic" in OverRoutingMonitor().check(harder)[0].message
     assert "grade a sample" in OverRoutingMonitor().check(t)[0].message
+
+
+def test_harder_traffic_on_recorded_data_reads_as_harder_not_timid():
+    """Redrawn so the cheap tier fails on 70%: a router that sees it trips 'harder traffic', the classifier under-routes."""
+    from conftest import mirror_dir
+    if mirror_dir() is None:
+        pytest.skip("data mirror not present (set ROUTERLIB_DATA_DIR)")
+    from routerlib import datasets
+    from routerlib.monitors import harder_traffic, monitors
+    runs = harder_traffic(datasets.load("routellm-gsm8k", mirror_dir()), cheap_fails=0.7)
+    sees, clf = runs["harder traffic: a router that sees it (cheap fails -> expensive)"], \
+        runs["harder traffic: classifier, healthy threshold"]
+    assert 0.6 < 1 - sees["cheap_ok"].mean() < 0.8  # the redraw hit its target share
+    alerts = check_all(sees, monitors())
+    assert set(alerts["monitor"]) == {"over-routing"}
+    assert all("harder traffic" in m for m in alerts["message"])
+    assert "under-routing" in set(check_all(clf, monitors())["monitor"])
