@@ -18,7 +18,7 @@ _API = {  # name -> module it lives in (relative to routerlib)
     "sweep": ["sweep_router", "assign", "outcomes_of", "single_models", "out_of_fold_scores",
               "calibrate_mix", "calibrate_budget", "calibrate_quality", "mix_of", "cuts_for_mix", "assign_cuts"],
     "evaluate": ["Evaluation", "evaluate_router", "evaluate_all", "metrics_table", "mix_transfer", "curve_metrics"],
-    "spread": ["Spread", "evaluate_splits", "compare", "spread_table", "with_intervals"],
+    "spread": ["Spread", "evaluate_splits", "compare", "spread_table", "with_intervals", "over_runs"],
     "published": ["beside_routellm", "routellm_published"],
     "metrics": ["aiq", "apgr", "cpt", "cost_at_quality", "pair_curve", "in_target_band", "TARGET_MIX",
                 "savings_factor", "traffic_mix", "non_decreasing_convex_hull"],

@@ -54,8 +54,7 @@ def unprinted_takeaway_figures(nb) -> list:
 
 
 def spread_unquoted(nb) -> bool:
-    """True when the notebook measures a spread (over splits or seeds) but its takeaways quote none (±)."""
+    """True when a notebook with takeaways measures a spread (over splits or seeds) but quotes none there (±)."""
     measures = any(c.cell_type == "code" and SPREAD_CALLS.search(c.source) for c in nb.cells)
-    quotes = any(c.cell_type == "markdown" and c.source.lstrip().startswith(TAKEAWAY) and "±" in c.source
-                 for c in nb.cells)
-    return measures and not quotes
+    takeaways = [c.source for c in nb.cells if c.cell_type == "markdown" and c.source.lstrip().startswith(TAKEAWAY)]
+    return measures and bool(takeaways) and not any("±" in t for t in takeaways)

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import pandas as pd
 
-from ..metrics import interval
+from ..spread import over_runs, with_intervals
 
 FIGURES = ("savings_vs_all_expensive", "quality")
 
@@ -11,22 +11,13 @@ FIGURES = ("savings_vs_all_expensive", "quality")
 def over_seeds(comparisons: dict) -> pd.DataFrame:
     """Per policy: each figure's mean and 95% t interval over the seeds' comparisons, and how often it was dominated."""
     tables = {seed: c.table for seed, c in comparisons.items()}
-    policies = next(iter(tables.values())).index
-    rows = {}
-    for policy in policies:
-        row = {}
-        for figure in FIGURES:
-            row[figure], row[f"{figure}_lo"], row[f"{figure}_hi"] = interval(
-                [float(t.at[policy, figure]) for t in tables.values()])
-        marks = [str(t.at[policy, "dominated_by"] or "") for t in tables.values()]
-        row["dominated_in"] = ("reference" if any(m.startswith("reference") for m in marks)
-                               else f"{sum(bool(m) for m in marks)} of {len(marks)}")
-        rows[policy] = row
-    return pd.DataFrame.from_dict(rows, orient="index").rename_axis("policy")
+    spread = over_runs(tables, FIGURES).rename_axis("policy")
+    marks = pd.DataFrame({seed: t["dominated_by"].fillna("").astype(str) for seed, t in tables.items()})
+    spread["dominated_in"] = [("reference" if row.str.startswith("reference").any()
+                               else f"{(row != '').sum()} of {len(row)}") for _, row in marks.loc[spread.index].iterrows()]
+    return spread
 
 
 def spread_cells(spread: pd.DataFrame, digits: int = 2) -> pd.DataFrame:
     """The spread as 'mean ± half-width' cells, with how often each policy was dominated."""
-    from ..spread import with_intervals
-
     return with_intervals(spread, FIGURES, digits).assign(dominated_in=spread["dominated_in"])
