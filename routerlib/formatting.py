@@ -10,7 +10,7 @@ ORDERS = (("easy", "medium", "hard"), ("cheap", "mid", "expensive"))
 _UNITS = [  # (pattern on the lower-cased column name, kind), first match wins
     (r"(?<!per)_s$|seconds", "seconds"), (r"\bms\b|_ms$|latency", "ms"),
     (r"savings|(^|_)x$|\bx\b|factor|^vs_", "times"),
-    (r"share|rate\b|_rate|retained|escalated|proportion|_pct$|%$", "percent"),
+    (r"share|rate\b|_rate|retained|escalated|proportion|_pct$|^%|%$", "percent"),
     (r"\$|cost|usd|spend|price|per_mtok", "dollars"),
 ]
 

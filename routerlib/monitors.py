@@ -280,3 +280,17 @@ def scenarios(table, seed: int = 0, target_mix=(0.5, 0.5)) -> dict:
                                                                 seed=seed),
         "mitigated: cascade accepts at 0.6": traffic_of(test, assign(conf, 0.6), light, cascade=True, seed=seed),
     }
+
+
+def harder_traffic(table, seed: int = 0, cheap_fails: float = 0.7, target_mix=(0.5, 0.5)) -> dict:
+    """name -> traffic: the held-out queries redrawn so the cheap tier fails on `cheap_fails` of them, two routers."""
+    train, test = train_test(table, 0.5, seed)
+    good = test.good()[:, 0]
+    weight = np.where(good, (1 - cheap_fails) / max(good.sum(), 1), cheap_fails / max((~good).sum(), 1))
+    harder = test.take(np.random.default_rng(seed).choice(test.n, test.n, p=weight / weight.sum()))
+    clf = ClassifierRouter().fit(train)
+    threshold = calibrate_mix(clf.tier_scores(test), list(target_mix))  # the healthy run's, set before the shift
+    return {"harder traffic: classifier, healthy threshold": traffic_of(harder, assign(clf.tier_scores(harder), threshold),
+                                                                        seed=seed),
+            "harder traffic: a router that sees it (cheap fails -> expensive)": traffic_of(
+                harder, np.where(harder.good()[:, 0], 0, len(test.tiers) - 1), seed=seed)}

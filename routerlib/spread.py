@@ -218,3 +218,15 @@ def with_intervals(table: pd.DataFrame, metrics, digits: int = 3) -> pd.DataFram
             return f"{mean:.{digits}f}"
         return f"{mean:.{digits}f} ± {(hi - lo) / 2:.{digits}f}"
     return pd.DataFrame({m: [cell(r, m) for _, r in table.iterrows()] for m in metrics}, index=table.index)
+
+
+def over_runs(tables: dict, metrics) -> pd.DataFrame:
+    """Per row: each metric's mean with its 95% interval over runs (run -> table, e.g. one per seed), as with_intervals reads."""
+    stacked = pd.concat({run: t[list(metrics)].astype(float) for run, t in tables.items()}, names=["run", "row"])
+    rows = next(iter(tables.values())).index
+    out = {}
+    for row in rows:
+        values = stacked.xs(row, level="row")
+        out[row] = {f"{m}{suffix}": v for m in metrics
+                    for suffix, v in zip(("", "_lo", "_hi"), interval(values[m].to_numpy()))}
+    return pd.DataFrame.from_dict(out, orient="index")

@@ -275,3 +275,16 @@ def test_band_check_rows_are_consistent():
                                            "oracle forced to 95/5"]
     assert rows[1]["mix %"] == "70/30" and rows[2]["mix %"] == "95/5"
     assert rows[2]["savings x"] > rows[1]["savings x"] and rows[2]["% of best quality"] < rows[1]["% of best quality"]
+
+
+def test_over_runs_gives_mean_and_t_interval_per_row():
+    import pandas as pd
+    from scipy import stats
+    from routerlib import over_runs
+    runs = {s: pd.DataFrame({"q": [0.5 + 0.1 * s, 1.0], "c": [1.0, 2.0 + s]}, index=["a", "b"]) for s in range(3)}
+    out = over_runs(runs, ["q", "c"])
+    assert list(out.index) == ["a", "b"]
+    assert out.at["a", "q"] == pytest.approx(0.6) and out.at["b", "q"] == pytest.approx(1.0)
+    half = stats.t.ppf(0.975, 2) * np.std([2.0, 3.0, 4.0], ddof=1) / np.sqrt(3)
+    assert out.at["b", "c_lo"] == pytest.approx(3.0 - half) and out.at["b", "c_hi"] == pytest.approx(3.0 + half)
+    assert out.at["b", "q_lo"] == pytest.approx(1.0)  # no spread: the interval closes on the mean

@@ -156,3 +156,18 @@ def test_one_router_per_day_and_every_router_refuses_a_mix(capsys):
     assert "Dollars per day at 1,000 requests/day (SIMULATED)" in out and "rules" in out.split("Dollars per day")[1]
     assert main(["exercise", "--every-router", "--mix", "75/20/5"]) == 2
     assert "not --every-router" in capsys.readouterr().err
+
+
+def test_spread_over_seeds_gives_each_policy_a_mean_interval_and_dominance_count():
+    from routerlib import over_seeds, spread_cells
+    from scipy import stats
+    runs = {s: compare_policies(seed=s) for s in range(3)}
+    spread = over_seeds(runs)
+    per_seed = [runs[s].table.at["llm", "savings_vs_all_expensive"] for s in runs]
+    assert spread.at["llm", "savings_vs_all_expensive"] == pytest.approx(np.mean(per_seed))
+    half = stats.t.ppf(0.975, 2) * np.std(per_seed, ddof=1) / np.sqrt(3)
+    assert spread.at["llm", "savings_vs_all_expensive_hi"] == pytest.approx(np.mean(per_seed) + half)
+    dominated = sum(bool(runs[s].table.at["llm", "dominated_by"]) for s in runs)
+    assert spread.at["llm", "dominated_in"] == f"{dominated} of 3"
+    assert spread.at["oracle", "dominated_in"] == "reference"  # a reference is outside dominance
+    assert " ± " in spread_cells(spread).at["rules", "quality"]

@@ -110,3 +110,20 @@ def test_every_window_at_once_equals_the_loop_over_windows(window):
         got, ref = [(a.window, a.value) for a in monitor.check(t)], per_window(monitor, t)
         assert [w for w, _ in got] == [w for w, _ in ref] and len(ref), monitor
         np.testing.assert_allclose([v for _, v in got], [v for _, v in ref], rtol=1e-12)
+
+
+def test_harder_traffic_on_recorded_data_reads_as_harder_not_timid():
+    """Redrawn so the cheap tier fails on 70%: a router that sees it trips 'harder traffic', the classifier under-routes."""
+    from conftest import mirror_dir
+    if mirror_dir() is None:
+        pytest.skip("data mirror not present (set ROUTERLIB_DATA_DIR)")
+    from routerlib import datasets
+    from routerlib.monitors import harder_traffic, monitors
+    runs = harder_traffic(datasets.load("routellm-gsm8k", mirror_dir()), cheap_fails=0.7)
+    sees, clf = runs["harder traffic: a router that sees it (cheap fails -> expensive)"], \
+        runs["harder traffic: classifier, healthy threshold"]
+    assert 0.6 < 1 - sees["cheap_ok"].mean() < 0.8  # the redraw hit its target share
+    alerts = check_all(sees, monitors())
+    assert set(alerts["monitor"]) == {"over-routing"}
+    assert all("harder traffic" in m for m in alerts["message"])
+    assert "under-routing" in set(check_all(clf, monitors())["monitor"])

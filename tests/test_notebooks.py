@@ -13,6 +13,7 @@ import nbformat
 import pytest
 from conftest import REPO, SECRET, mirror_dir
 from nbclient import NotebookClient
+from takeaways import printed_forms, quoted_figures, spread_unquoted, unprinted_takeaway_figures
 
 NOTEBOOKS = sorted((REPO / "notebooks").glob("*.ipynb"))
 STRATEGY_NOTEBOOKS = ["03_rules", "04_classifier", "05_cascade", "06_llm_router"]
@@ -144,6 +145,29 @@ def test_plotting_cells_are_recognised():
     assert _cells_without_image(cells) == [1]
 
 
+def _takeaway_nb(takeaway: str, printed: str, source: str = "x = 1"):
+    cell = nbformat.v4.new_code_cell(source)
+    cell.outputs = [nbformat.v4.new_output("stream", text=printed)]
+    return nbformat.v4.new_notebook(cells=[cell, nbformat.v4.new_markdown_cell("## What to take away\n" + takeaway)])
+
+
+def test_takeaway_figures_must_be_printed_above():
+    printed = "savings 3.18x, quality 0.581, $0.00521 per request, 4.41 ± 0.69"
+    ok = "It saves 3.18x at 58.1% ($0.00521; 4.41 ± 0.69x), in section 3 of notebook 02, against the 70-80% band."
+    assert unprinted_takeaway_figures(_takeaway_nb(ok, printed)) == []
+    stale = "It saves about 4.9x at 0.92 quality, $0.0061 per request, 1.3-1.5x."
+    assert unprinted_takeaway_figures(_takeaway_nb(stale, printed)) == ["4.9x", "0.92", "$0.0061", "1.3-1.5x", "1.3-1.5x"]
+    assert quoted_figures("`THRESHOLD = 0.85` and 12 queries") == []
+    assert printed_forms("58.1", "%") == ["58.1", "0.581"] and printed_forms("0.955", "") == ["0.955", "95.5"]
+
+
+def test_a_measured_spread_must_be_quoted():
+    measured = "spreads = evaluate_splits(table, ['classifier'])"
+    assert spread_unquoted(_takeaway_nb("saves 1.28x", "1.28x", measured))
+    assert not spread_unquoted(_takeaway_nb("saves 1.28 ± 0.09x", "1.28 ± 0.09x", measured))
+    assert not spread_unquoted(_takeaway_nb("saves 1.28x", "1.28x"))
+
+
 def _stale_dollar_figures(nb) -> list:
     """Dollar figures ($12.34) the prose quotes that no output of this run prints: text written for older numbers."""
     printed = "".join(o.get("text", "") + o.get("data", {}).get("text/plain", "")
@@ -177,5 +201,8 @@ def test_notebook_executes_offline(path: Path, monkeypatch):
     assert not blank, f"cells that plot but show no image: {[nb.cells[i].source.splitlines()[0] for i in blank]}"
     stale = _stale_dollar_figures(nb)
     assert not stale, f"the text quotes figures the outputs do not show: {stale}"
+    unprinted = unprinted_takeaway_figures(nb)
+    assert not unprinted, f"the takeaways quote figures no cell above them shows: {unprinted}"
+    assert not spread_unquoted(nb), "the notebook measures a spread over splits or seeds; quote it (±) in the takeaways"
     expected = "Right: " if path.stem.endswith("_solutions") else "Not yet: "  # placeholders are wrong on purpose
     assert all(v.startswith(expected) for v in _verdicts(nb)), _verdicts(nb)
