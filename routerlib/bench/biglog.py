@@ -71,9 +71,9 @@ def measure(folder, steps: int = 40) -> dict:
     start = time.perf_counter()
     sweep(tt, scores, np.linspace(0, 1, 200))
     sweep_s = time.perf_counter() - start
+    budget = sweep(tt, scores, [0.5])["cost_per_1k"].iloc[0]  # a reachable budget: the cost at threshold 0.5
     start = time.perf_counter()
     calibrate_mix(scores, [0.75, 0.2, 0.05][:len(tt.tiers)] if len(tt.tiers) == 3 else [0.8, 0.2])
-    budget = sweep(tt, scores, [0.5])["cost_per_1k"].iloc[0]
     calibrate_budget(tt, scores, budget)
     calibrate_s = time.perf_counter() - start
     start = time.perf_counter()
