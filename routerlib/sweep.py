@@ -154,6 +154,41 @@ class SortedSweep:
         return pd.DataFrame(out)
 
 
+class PairSweep:
+    """Three tiers at a pair of thresholds (cheap, mid), routed as assign() does, without re-assigning every query.
+
+    Queries are sorted once by their cheap-tier score, so those kept on cheap are a prefix (prefix sums); the rest
+    start on the expensive tier (suffix sums), and one masked sum over them moves those reaching the mid threshold.
+    """
+
+    def __init__(self, tt: TierTable, scores: np.ndarray, cost: DecidingCost | None = None):
+        cost = cost or DecidingCost()
+        if len(tt.tiers) != 3 or cost.pays_lower_tiers or cost.checks is not None:
+            raise ValueError("PairSweep is for three tiers routed directly (no cascade, no per-answer checks)")
+        order = np.argsort(-np.asarray(scores, float)[:, 0], kind="stable")  # NaN scores last: never kept on cheap
+        self.s0, self.s1 = -scores[order, 0], scores[order, 1]
+        graded = ~np.isnan(tt.quality[order])
+        values = np.stack([tt.cost[order], np.where(graded, tt.quality[order], 0.0), graded], axis=2)  # (n, 3, 3)
+        zero = np.zeros((1, 3))
+        self.cheap = np.concatenate([zero, np.cumsum(values[:, 0], axis=0)])  # first p queries on cheap
+        self.top = np.concatenate([np.cumsum(values[::-1, 2], axis=0)[::-1], zero])  # queries p.. on expensive
+        self.gain = values[:, 1] - values[:, 2]  # moving a query from expensive to mid
+        self.n, self.tiers, self.router_cost = tt.n, list(tt.tiers), float(np.sum(cost.per_query))
+
+    def at(self, t_cheap: float, t_mid: float) -> dict:
+        """cost_usd, cost_per_1k, quality and the share of each tier, as outcomes_of(assign(scores, pair))."""
+        p = int(np.searchsorted(self.s0, -t_cheap, side="right"))  # queries whose cheap score reaches t_cheap
+        up = self.s1[p:] >= t_mid
+        cost, quality, graded = self.cheap[p] + self.top[p] + up @ self.gain[p:]
+        spent = cost + self.router_cost
+        mid = int(up.sum())
+        return {"cost_usd": spent, "cost_per_1k": spent / self.n * 1000, "quality": quality / graded if graded else np.nan,
+                **{f"share_{t}": c / self.n for t, c in zip(self.tiers, (p, mid, self.n - p - mid))}}
+
+    def __repr__(self):
+        return f"PairSweep({self.n} queries, tiers={self.tiers})"
+
+
 def sweep(tt: TierTable, scores: np.ndarray, thresholds=None, cost: DecidingCost | None = None) -> pd.DataFrame:
     """The cost-quality curve of a router over thresholds (one threshold shared by every tier)."""
     thresholds = default_thresholds(scores) if thresholds is None else np.asarray(thresholds, float)

@@ -62,11 +62,13 @@ def test_prompt_text_is_read_on_first_use_only(log, monkeypatch):
     real = columnar._read
     monkeypatch.setattr(columnar, "_read", lambda path, *a, **k: reads.append(path.name) or real(path, *a, **k))
     tt = load_log(*log)
-    assert reads == ["outcomes.parquet"] and tt.n == 3000 and tt.take(np.arange(5)).quality.shape == (5, 3)
-    assert reads == ["outcomes.parquet", "prompts.parquet"]  # take() needed the text
+    sample = tt.take(np.array([7, 2, 9])).take(np.array([2, 0]))  # a sample of a sample: rows 9 and 7
+    assert reads == ["outcomes.parquet"] and sample.quality.shape == (2, 3)  # take() leaves the text unread
+    assert sample.prompts.tolist() == tt.prompts.iloc[[9, 7]].tolist() and list(sample.prompts.index) == ["q9", "q7"]
+    assert reads == ["outcomes.parquet", "prompts.parquet", "prompts.parquet"]  # each table read its own, once
     tt = load_log(*log)
     first, again = tt.prompts, tt.prompts
-    assert first is again and reads.count("prompts.parquet") == 2 and len(first) == 3000
+    assert first is again and reads.count("prompts.parquet") == 3 and len(first) == 3000
 
 
 def test_a_categorical_model_column_with_unused_values(log, tmp_path):

@@ -171,3 +171,28 @@ def test_one_threshold_steps_read_presorted_sums_with_the_same_figures(mirror):
             slow = outcomes_of(d.test, assign(d.scores, value)[None, :], d.cost).iloc[0]
             for key, v in slow.items():
                 assert fast[key] == pytest.approx(v, rel=1e-12, abs=1e-15), key
+
+
+@pytest.mark.parametrize("k", [2, 3])
+def test_a_dashboard_on_your_own_scores_steps_from_sorted_sums(k):
+    """from_scores: no dataset or router to pick; two tiers step from SortedSweep, three from PairSweep, both equal
+    to outcomes_of(assign(...)), and calibration reaches the mix on every query."""
+    from test_sweep import synthetic
+    tt = synthetic(3000, seed=4)
+    if k == 2:
+        tt = tt.take(slice(None))
+        tt.tiers, tt.models, tt.quality, tt.cost = tt.tiers[::2], tt.models[::2], tt.quality[:, ::2], tt.cost[:, ::2]
+    rng = np.random.default_rng(5)
+    scores = np.column_stack([rng.random((tt.n, k - 1)), np.ones(tt.n)])
+    d = ThresholdDashboard.from_scores(tt, scores, "my router")
+    assert (d.sorted_sweep is not None) == (k == 2) and (d.pair_sweep is not None) == (k == 3)
+    assert "dataset" not in repr(d.widget.children[0])  # no pickers
+    setting = 0.4 if k == 2 else (0.4, 0.6)
+    d.control.value = setting
+    want = outcomes_of(tt, assign(scores, setting)[None, :]).iloc[0]
+    assert shown(d, "cost") == fmt_dollars(want["cost_per_1k"]) and d.error.value == ""
+    for key in ("cost_per_1k", "quality", *(f"share_{t}" for t in tt.tiers)):
+        assert d.metrics_at(setting)[key] == pytest.approx(want[key], rel=1e-12)
+    result = d.calibrate()
+    reached = outcomes_of(tt, assign(scores, result["setting"])[None, :]).iloc[0]
+    assert result["reached"] == pytest.approx([reached[f"share_{t}"] for t in tt.tiers], abs=1e-4)

@@ -290,3 +290,23 @@ def test_presorted_sweep_equals_the_one_pass_sweep(k):
         assert np.array_equal(pre.filter(like="share_").to_numpy(), ref.filter(like="share_").to_numpy())
         np.testing.assert_allclose(one.to_numpy(float), ref.to_numpy(float), rtol=1e-12, atol=1e-15)
         np.testing.assert_allclose(pre.to_numpy(float), ref.to_numpy(float), rtol=1e-12, atol=1e-15)
+
+
+def test_pair_sweep_equals_assigning_every_query():
+    """Three tiers at a pair of thresholds from sorted prefix sums: the figures of outcomes_of(assign(...))."""
+    from routerlib.sweep import PairSweep
+    tt = synthetic(600, seed=5)
+    rng = np.random.default_rng(6)
+    tt.quality[rng.random(tt.quality.shape) < 0.05] = np.nan  # ungraded answers: left out of the mean, as nanmean
+    scores = np.column_stack([np.round(rng.random((tt.n, 2)), 1), np.ones(tt.n)])  # ties on a 0.1 grid
+    scores[rng.random(tt.n) < 0.03, 0] = np.nan
+    scores[rng.random(tt.n) < 0.03, 1] = np.nan
+    cost = DecidingCost(per_query=np.full(tt.n, 0.0001))
+    pairs = PairSweep(tt, scores, cost)
+    for pair in [(0.0, 0.0), (0.3, 0.7), (0.5, 0.5), (0.55, 0.15), (1.0, 1.0), (1.01, 0.2), (-1.0, 2.0)]:
+        want = outcomes_of(tt, assign(scores, pair)[None, :], cost).iloc[0]
+        got = pairs.at(*pair)
+        for key, value in want.items():
+            assert got[key] == pytest.approx(value, rel=1e-12, abs=1e-15), (pair, key)
+    with pytest.raises(ValueError, match="three tiers routed directly"):
+        PairSweep(tt, scores, DecidingCost(pays_lower_tiers=True))

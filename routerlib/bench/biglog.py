@@ -59,7 +59,7 @@ def measure(folder, steps: int = 40) -> dict:
     """Load the generated log, sweep 200 thresholds, calibrate to a mix and a budget, step the dashboard, and last
     read the prompt text (load_log reads it on first use of `.prompts`)."""
     from ..datasets.columnar import load_log
-    from ..sweep import SortedSweep, calibrate_budget, calibrate_mix, sweep
+    from ..sweep import calibrate_budget, calibrate_mix, sweep
 
     folder = Path(folder)
     start = time.perf_counter()
@@ -76,10 +76,7 @@ def measure(folder, steps: int = 40) -> dict:
     calibrate_mix(scores, [0.75, 0.2, 0.05][:len(tt.tiers)] if len(tt.tiers) == 3 else [0.8, 0.2])
     calibrate_budget(tt, scores, budget)
     calibrate_s = time.perf_counter() - start
-    start = time.perf_counter()
-    index = SortedSweep(tt, scores)
-    prepare_s = time.perf_counter() - start
-    step_ms = _dashboard_steps(tt, index, steps)
+    prepare_s, step_ms = _dashboard_steps(tt, scores, steps)
     start = time.perf_counter()
     assert len(tt.prompts) == tt.n
     prompts_s = time.perf_counter() - start
@@ -92,40 +89,23 @@ def measure(folder, steps: int = 40) -> dict:
             "log_1m_peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)}
 
 
-def _dashboard_steps(tt, index, steps: int) -> np.ndarray:
-    """A threshold dashboard step: metrics from the presorted sums, then the marker and mix bars redrawn (blit, PNG)
-    over a curve of at most 201 points."""
-    import io
+def _dashboard_steps(tt, scores, steps: int) -> tuple[float, np.ndarray]:
+    """ThresholdDashboard.from_scores on the log: seconds to build it, and ms per slider step (the widget's own
+    update: metrics from presorted sums (PairSweep for three tiers), the marker and mix bars redrawn, PNG)."""
+    from ..dashboards import ThresholdDashboard
 
-    from matplotlib.backends.backend_agg import FigureCanvasAgg
-    from matplotlib.figure import Figure
-    from PIL import Image
-
-    curve = index.curve(np.linspace(0, 1, 201))
-    fig = Figure(figsize=(9.6, 3.9), dpi=100)
-    ax, ax_mix = fig.subplots(1, 2)
-    ax.plot(curve["cost_per_1k"], curve["quality"], ".", color="0.75")
-    (marker,) = ax.plot([], [], "o", color="tab:red", animated=True)
-    bars = ax_mix.bar(tt.tiers, np.zeros(len(tt.tiers)))
-    ax_mix.set_ylim(0, 100)
-    for bar in bars:
-        bar.set_animated(True)
-    canvas = FigureCanvasAgg(fig)
-    canvas.draw()
-    background = canvas.copy_from_bbox(fig.bbox)
+    start = time.perf_counter()
+    dashboard = ThresholdDashboard.from_scores(tt, scores, "generated scores")
+    prepare_s = time.perf_counter() - start
     times = []
-    for value in np.linspace(0.05, 0.95, steps):
+    pair = len(tt.tiers) == 3  # two sliders: the cheap tier's threshold moves, the mid tier's stays at 0.5
+    for value in np.round(np.linspace(0.05, 0.95, steps), 2):
         start = time.perf_counter()
-        m = index.curve([value]).iloc[0]
-        canvas.restore_region(background)
-        marker.set_data([m["cost_per_1k"]], [m["quality"]])
-        ax.draw_artist(marker)
-        for bar, tier in zip(bars, tt.tiers):
-            bar.set_height(100 * m[f"share_{tier}"])
-            ax_mix.draw_artist(bar)
-        Image.fromarray(np.asarray(canvas.buffer_rgba())).save(io.BytesIO(), format="png", compress_level=1)
+        dashboard.control.value = (float(value), 0.5) if pair else float(value)  # its observer runs update()
         times.append(time.perf_counter() - start)
-    return np.array(times) * 1000
+    if dashboard.error.value:
+        raise RuntimeError(f"the dashboard failed on the big log: {dashboard.error.value}")
+    return prepare_s, np.array(times) * 1000
 
 
 def big_log(n: int, folder) -> dict:
@@ -140,7 +120,8 @@ def big_log(n: int, folder) -> dict:
     result["log_1m_generate_s"] = round(made, 1)
     result["log_1m_workload"] = (f"a generated log of {n:,} queries x 3 tiers (Parquet: outcomes and prompts, "
                                  "log-normal prompt lengths, seed 0), in a fresh process: load to a tier table, "
-                                 "sweep 200 thresholds, calibrate to a 75/20/5 mix and to a budget, 40 dashboard steps, "
+                                 "sweep 200 thresholds, calibrate to a 75/20/5 mix and to a budget, 40 steps of the three-tier "
+                                 "threshold dashboard (ThresholdDashboard.from_scores, its cheap slider), "
                                  "then read the prompt text on its first use (log_1m_prompts_s)")
     return result
 

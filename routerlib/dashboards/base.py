@@ -4,6 +4,7 @@ from __future__ import annotations
 import contextlib
 import html
 import io
+import types
 
 import ipywidgets as W
 import matplotlib
@@ -15,7 +16,8 @@ from PIL import Image
 
 from .. import datasets
 from ..metrics import TARGET_MIX, non_decreasing_convex_hull
-from ..sweep import outcomes_of
+from ..routers.base import DecidingCost
+from ..sweep import outcomes_of, single_models
 from . import cache
 
 try:  # the kit's figure style, where routerlib.plots has it
@@ -69,29 +71,46 @@ class _Dashboard:
         if router not in self.routers:
             raise ValueError(f"{type(self).__name__} needs a {self.kind}: one of {', '.join(self.routers)}; "
                              f"got {router!r}")
+        self._widgets(self._dataset_names(dataset, data_dir), dataset, router, seed, data_dir, target_mix, test_share)
+        self._load(dataset, router)
+        self.dataset_picker.observe(self._safe(self._on_pick), names="value")
+        self.router_picker.observe(self._safe(self._on_pick), names="value")
+
+    def _widgets(self, names, dataset, router, seed, data_dir, target_mix, test_share, pickers: bool = True):
         self.seed, self.data_dir, self.target_mix, self.test_share = seed, data_dir, target_mix, test_share
         self.error, self.metrics, self.status, self.caption, self.note = (W.HTML() for _ in range(5))
         self.image = W.Image(format="png", layout=W.Layout(width="960px"))
-        self.dataset_picker = W.Dropdown(options=self._dataset_names(dataset), value=dataset, description="dataset")
-        self.router_picker = W.Dropdown(options=self.routers, value=router, description="router")
+        self.dataset_picker = W.Dropdown(options=names, value=dataset, description="dataset")
+        self.router_picker = W.Dropdown(options=self.routers if pickers else [router], value=router,
+                                        description="router")
+        self.pickers = pickers
         self.calibrate_button = W.Button(description="calibrate to target mix", icon="bullseye",
                                          layout=W.Layout(width="210px"))
         self.control, self.calibration, self._reverting = None, None, False
         self.widget = W.VBox()
-        self._load(dataset, router)
-        self.dataset_picker.observe(self._safe(self._on_pick), names="value")
-        self.router_picker.observe(self._safe(self._on_pick), names="value")
         self.calibrate_button.on_click(self._safe(lambda _: self.calibrate()))
 
+    @classmethod
+    def from_scores(cls, tt, scores, router_name: str = "your router", cost=None, target_mix=None):
+        """This dashboard over your own tier table and router scores (a loaded log, say): nothing to pick or fit."""
+        self = cls.__new__(cls)
+        self._widgets([tt.name], tt.name, router_name, None, None, target_mix, None, pickers=False)
+        with self.busy(f"drawing {tt.n:,} queries..."):
+            self._show(tt, single_models(tt), np.asarray(scores, float), cost or DecidingCost(),
+                       types.SimpleNamespace(curves={}), tt.name, router_name, tt.simulated, None)
+        return self
+
     # --- data ---
-    def _dataset_names(self, current):
-        status = datasets.status(self.data_dir)
+    @staticmethod
+    def _dataset_names(current, data_dir):
+        status = datasets.status(data_dir)
         ready = [n for n, r in status.iterrows() if r["present"] == r["files"] and n in datasets.DATASETS]
         return list(dict.fromkeys([current, *ready]))
 
     def _controls(self) -> list:
         sliders = getattr(self.control, "sliders", [self.control] if self.control is not None else [])
-        return [self.dataset_picker, self.router_picker, self.calibrate_button, *sliders]
+        pickers = [self.dataset_picker, self.router_picker] if self.pickers else []
+        return [*pickers, self.calibrate_button, *sliders]
 
     @contextlib.contextmanager
     def busy(self, message: str):
@@ -119,24 +138,29 @@ class _Dashboard:
             if len(split.test.tiers) not in (2, 3):
                 raise ValueError(f"dashboards handle two or three tiers; {dataset} has {len(split.test.tiers)}")
             fit = cache.fit_of(dataset, router, self.seed, self.test_share, self.data_dir)
-            self.test, self.singles, self.train_good_rate = split.test, split.singles, split.train_good_rate
-            self.router, self.scores, self.cost, self._fit = fit.router, fit.scores, fit.cost, fit
-            self.cascade = self.cost.pays_lower_tiers
-            self.simulated = split.simulated or self.router.simulated
-            self.name, self.router_name = dataset, router
-            self._prepare()
-            if type(self).__name__ not in fit.curves:
-                fit.curves[type(self).__name__] = self.reference_curve()
-            self.curve = fit.curves[type(self).__name__]
-            self.control = self._make_control()
-            self.control.observe(self._safe(lambda _: self.update()), names="value")
-            self.caption.value = f'<div class="rl-caption" style="color:#333">{self._caption()}</div>'
-            self.note.value, self.calibration = "", None
-            self.widget.children = [W.HBox([self.dataset_picker, self.router_picker]), self.status,
-                                    W.HBox([self.control, self.calibrate_button]), self.caption, self.metrics,
-                                    self.note, self.image, self.error]
-            self._new_figure()
-            self.update()
+            self.router = fit.router
+            self._show(split.test, split.singles, fit.scores, fit.cost, fit, dataset, router,
+                       split.simulated or fit.router.simulated, split.train_good_rate)
+
+    def _show(self, test, singles, scores, cost, fit, name, router_name, simulated, train_good_rate):
+        """Set up the control, the reference curve and the figure for these scored test queries, and draw."""
+        self.test, self.singles, self.train_good_rate = test, singles, train_good_rate
+        self.scores, self.cost, self._fit = scores, cost, fit
+        self.cascade = self.cost.pays_lower_tiers
+        self.simulated, self.name, self.router_name = simulated, name, router_name
+        self._prepare()
+        if type(self).__name__ not in fit.curves:
+            fit.curves[type(self).__name__] = self.reference_curve()
+        self.curve = fit.curves[type(self).__name__]
+        self.control = self._make_control()
+        self.control.observe(self._safe(lambda _: self.update()), names="value")
+        self.caption.value = f'<div class="rl-caption" style="color:#333">{self._caption()}</div>'
+        self.note.value, self.calibration = "", None
+        top = [W.HBox([self.dataset_picker, self.router_picker])] if self.pickers else []
+        self.widget.children = [*top, self.status, W.HBox([self.control, self.calibrate_button]), self.caption,
+                                self.metrics, self.note, self.image, self.error]
+        self._new_figure()
+        self.update()
 
     def _on_pick(self, _):
         if self._reverting:

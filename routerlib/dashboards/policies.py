@@ -6,11 +6,13 @@ import numpy as np
 import traitlets
 
 from ..routers import names
-from ..sweep import SortedSweep, assign, assign_many, calibrate_mix, default_thresholds, outcomes_of, sweep
+from ..sweep import PairSweep, SortedSweep, assign, assign_many, calibrate_mix, default_thresholds, outcomes_of, sweep
 from .base import _Dashboard, fmt_dollars, fmt_share, shares
 
 STYLE = {"description_width": "initial"}
 RARE_SHARE = 0.10  # a tier that never gets more than this at any lambda is named under the control
+SAMPLE = 100_000  # queries a pair-of-thresholds grid is searched on, on a bigger log
+CURVE_SAMPLE = 20_000  # queries behind the background curve of a pair of thresholds, on a bigger log
 
 
 def cascade_routers() -> tuple:
@@ -80,22 +82,29 @@ class ThresholdDashboard(_Dashboard):
         return assign(self.scores, value)
 
     def _prepare(self):
-        """One shared threshold: scores sorted once with prefix sums, so a step costs a binary search per tier."""
+        """Scores sorted once with prefix sums: a step costs a binary search per tier (one shared threshold), or a
+        binary search and one masked sum over the queries not kept on cheap (a pair)."""
+        direct = not self.cost.pays_lower_tiers and self.cost.checks is None
         self.sorted_sweep = SortedSweep(self.test, self.scores, self.cost) if self._single() else None
+        self.pair_sweep = PairSweep(self.test, self.scores, self.cost) if not self._single() and direct else None
 
     def outcomes_at(self, value) -> dict:
-        if self.sorted_sweep is None:
-            return super().outcomes_at(value)
-        return self.sorted_sweep.curve([float(np.atleast_1d(value)[0])]).iloc[0].to_dict()
+        if self.sorted_sweep is not None:
+            return self.sorted_sweep.curve([float(np.atleast_1d(value)[0])]).iloc[0].to_dict()
+        if self.pair_sweep is not None:
+            return self.pair_sweep.at(*map(float, value))
+        return super().outcomes_at(value)
 
     def reference_curve(self):
         if self._single():
             curve = sweep(self.test, self.scores, np.unique(np.clip(default_thresholds(self.scores), 0, 1)), self.cost)
             return curve["cost_per_1k"].to_numpy(), curve["quality"].to_numpy()
-        t0, t1 = (_candidates(self.scores[:, k], 41) for k in (0, 1))
-        a = np.where(self.scores[None, None, :, 0] >= t0[:, None, None], 0,
-                     np.where(self.scores[None, None, :, 1] >= t1[None, :, None], 1, 2)).reshape(-1, self.test.n)
-        out = outcomes_of(self.test, a, self.cost)
+        rows = self._sample(CURVE_SAMPLE)  # a 41 x 41 grid of settings: on a big log, from a sample of its queries
+        test, scores = self.test.take(rows), self.scores[rows]
+        t0, t1 = (_candidates(scores[:, k], 41) for k in (0, 1))
+        a = np.where(scores[None, None, :, 0] >= t0[:, None, None], 0,
+                     np.where(scores[None, None, :, 1] >= t1[None, :, None], 1, 2)).reshape(-1, test.n)
+        out = outcomes_of(test, a, self.cost)
         return out["cost_per_1k"].to_numpy(), out["quality"].to_numpy()
 
     def calibrate(self) -> dict:
@@ -108,15 +117,24 @@ class ThresholdDashboard(_Dashboard):
             best = int(np.abs(mixes - target).sum(axis=1).argmin())
             setting, reached = float(t[best]), mixes[best]
         else:
+            s = s[self._sample()]  # the search runs on a sample of a big log; the mix reached, on every query
+            n = len(s)
             t0, t1 = _candidates(s[:, 0], 201, exact[0]), _candidates(s[:, 1], 201, exact[1])
             stays = (s[None, :, 0] >= t0[:, None]).astype(float)  # (T0, n) kept on cheap
             mid = (1 - stays) @ (s[None, :, 1] >= t1[:, None]).astype(float).T / n  # (T0, T1) share on mid
             cheap = np.broadcast_to(stays.mean(axis=1)[:, None], mid.shape)
             mixes = np.stack([cheap, mid, 1 - cheap - mid], axis=-1)
             i, j = np.unravel_index(np.abs(mixes - target).sum(axis=-1).argmin(), mid.shape)
-            setting, reached = (float(t0[i]), float(t1[j])), mixes[i, j]
+            setting = (float(t0[i]), float(t1[j]))
+            reached = shares(self.assignment(setting), len(self.test.tiers))[0]
         self.control.value = setting
         return self._record_calibration(target, reached, setting, self._ties())
+
+    def _sample(self, size: int = SAMPLE):
+        """Rows for a grid search over pairs of thresholds: all of them, or a seeded sample on a big log."""
+        if self.test.n <= size:
+            return slice(None)
+        return np.sort(np.random.default_rng(0).choice(self.test.n, size, replace=False))
 
     def _ties(self) -> str:
         """Why a mix may be out of reach: many queries sharing one score on the cheap tier."""

@@ -148,15 +148,32 @@ class LogTable(TierTable):
     def n(self) -> int:
         return len(self.quality)
 
+    def take(self, index) -> TierTable:
+        """Rows `index`; text not yet read stays unread (a sample of a big log needs none for a sweep)."""
+        text = self.__dict__["prompts"]
+        if not isinstance(text, _Prompts):
+            return super().take(index)
+        idx = np.arange(self.n)[index]
+        return LogTable(self.name, self.tiers, self.models, self.quality[idx], self.cost[idx], text.rows(idx),
+                        self.responses[idx], self.prompt_tokens[idx], self.simulated, self.catalog, list(self.notes))
+
 
 class _Prompts:
     """The prompts file's text for the log's query ids, read when first asked for."""
 
     def __init__(self, path: Path, log_ids, query_ids: pd.Index, keep):
         self.path, self.log_ids, self.query_ids, self.keep = path, log_ids, query_ids, keep
+        self.rows_ = None  # positions within the table's rows, after a take()
 
     def __call__(self) -> pd.Series:
-        return _prompts(_read(self.path, ["query_id", "prompt"]), self.path, self.log_ids, self.query_ids)[self.keep]
+        text = _prompts(_read(self.path, ["query_id", "prompt"]), self.path, self.log_ids, self.query_ids)[self.keep]
+        return text if self.rows_ is None else text.iloc[self.rows_]
+
+    def rows(self, idx) -> "_Prompts":
+        """The same text, to be read later, for rows `idx` of the table."""
+        out = _Prompts(self.path, self.log_ids, self.query_ids, self.keep)
+        out.rows_ = idx if self.rows_ is None else self.rows_[idx]
+        return out
 
 
 def _has_prompt_columns(path: Path):
