@@ -196,3 +196,5 @@ def test_a_dashboard_on_your_own_scores_steps_from_sorted_sums(k):
     result = d.calibrate()
     reached = outcomes_of(tt, assign(scores, result["setting"])[None, :]).iloc[0]
     assert result["reached"] == pytest.approx([reached[f"share_{t}"] for t in tt.tiers], abs=1e-4)
+    with pytest.raises(ValueError, match="scores n x tiers"):
+        ThresholdDashboard.from_scores(tt, scores[:, :1])

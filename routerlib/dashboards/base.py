@@ -93,10 +93,14 @@ class _Dashboard:
     @classmethod
     def from_scores(cls, tt, scores, router_name: str = "your router", cost=None, target_mix=None):
         """This dashboard over your own tier table and router scores (a loaded log, say): nothing to pick or fit."""
+        scores = np.asarray(scores, float)
+        if len(tt.tiers) not in (2, 3) or scores.shape != (tt.n, len(tt.tiers)):
+            raise ValueError(f"dashboards handle two or three tiers with scores n x tiers: {tt.name} has "
+                             f"{len(tt.tiers)} tiers and {tt.n} queries, the scores are {scores.shape}")
         self = cls.__new__(cls)
         self._widgets([tt.name], tt.name, router_name, None, None, target_mix, None, pickers=False)
         with self.busy(f"drawing {tt.n:,} queries..."):
-            self._show(tt, single_models(tt), np.asarray(scores, float), cost or DecidingCost(),
+            self._show(tt, single_models(tt), scores, cost or DecidingCost(),
                        types.SimpleNamespace(curves={}), tt.name, router_name, tt.simulated, None)
         return self
 
