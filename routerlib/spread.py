@@ -13,6 +13,7 @@ from .routers import names as router_names
 from .tables import OutcomeTable, TierTable, train_test, transferred
 
 DEFAULT_SPLITS = 10
+TIE = 1e-9  # an AIQ gain this small is a tie that the order of a sum decides, not a win
 SPREAD_METRICS = (*HEADLINE, "max_quality", "at_0.5_cost_per_1k", "at_0.5_quality")
 PAIR_METRICS = ("apgr", "cpt50", "cpt80")  # RouteLLM's: undefined where strong does not beat weak
 
@@ -44,7 +45,7 @@ class Spread:
     def vs_random(self) -> dict:
         """Mean AIQ gain over random on the same splits, its 95% interval, and the splits won."""
         mean, lo, hi = interval(self.versus_random)
-        wins = int(sum(g > 0 for g in self.versus_random))
+        wins = int(sum(g > TIE for g in self.versus_random))
         return {"aiq_gain": mean, "aiq_gain_ci95": [lo, hi], "wins": wins, "of": len(self.versus_random),
                 "verdict": verdict(self.router, mean, lo, hi, wins, len(self.versus_random))}
 

@@ -288,3 +288,10 @@ def test_over_runs_gives_mean_and_t_interval_per_row():
     half = stats.t.ppf(0.975, 2) * np.std([2.0, 3.0, 4.0], ddof=1) / np.sqrt(3)
     assert out.at["b", "c_lo"] == pytest.approx(3.0 - half) and out.at["b", "c_hi"] == pytest.approx(3.0 + half)
     assert out.at["b", "q_lo"] == pytest.approx(1.0)  # no spread: the interval closes on the mean
+
+
+def test_a_gain_within_rounding_is_a_tie_not_a_win():
+    """Equal AIQs summed in another order differ by ~1e-16: that must not count as beating random on a split."""
+    from routerlib.spread import Spread
+    s = Spread("d", "cascade", evaluations=[], versus_random=[1e-16, 0.004, -0.002, 0.0])
+    assert s.vs_random()["wins"] == 1
