@@ -123,7 +123,7 @@ def _voila(data_dir: Path, tmp_path: Path, notebook: Path = NOTEBOOK):
     env = dict(os.environ, ROUTERLIB_DATA_DIR=str(data_dir), ROUTERLIB_OFFLINE="1",
                JUPYTER_RUNTIME_DIR=str(tmp_path / "jupyter-runtime"), PYTHONUNBUFFERED="1")
     env.pop("BROWSER", None)
-    env.pop("MPLBACKEND", None)  # the kernel then picks ipykernel's inline backend, as in Jupyter
+    env["MPLBACKEND"] = "module://matplotlib_inline.backend_inline"  # the backend a Jupyter kernel draws with, never Agg
     cmd = [sys.executable, "-m", "voila", "--no-browser", f"--port={port}", "--Voila.port_retries=0",
            "--Voila.ip=127.0.0.1", "--Voila.log_level=INFO", "--show_tracebacks=True", str(notebook.relative_to(REPO))]
     log_path = tmp_path / "voila.log"

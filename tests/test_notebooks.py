@@ -18,6 +18,7 @@ from takeaways import printed_forms, quoted_figures, spread_unquoted, unprinted_
 NOTEBOOKS = sorted((REPO / "notebooks").glob("*.ipynb"))
 STRATEGY_NOTEBOOKS = ["03_rules", "04_classifier", "05_cascade", "06_llm_router"]
 MAX_CELL_LINES = 15
+INLINE = "module://matplotlib_inline.backend_inline"  # what a notebook kernel draws with
 FIGURE_CHECK = (Path(__file__).parent / "figure_check.py").read_text()
 
 
@@ -180,7 +181,7 @@ def _stale_dollar_figures(nb) -> list:
 def test_notebook_executes_offline(path: Path, monkeypatch):
     monkeypatch.setenv("OPENAI_API_KEY", SECRET)  # present, but offline mode must never show it
     monkeypatch.delenv("OPENAI_BASE_URL", raising=False)
-    monkeypatch.delenv("MPLBACKEND", raising=False)  # ipykernel then picks its inline backend, as in Jupyter
+    monkeypatch.setenv("MPLBACKEND", INLINE)  # the backend a Jupyter kernel draws with, never Agg
     nb = nbformat.read(path, as_version=4)
     if nb.metadata.get("routerlib", {}).get("needs_data"):
         if mirror_dir() is None:
